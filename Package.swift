@@ -1,0 +1,32 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "pipeline",
+    products: [
+        .executable(name: "pipeline", targets: ["pipeline-cli"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", pkgConfig: "libxxhash",
+                       providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .target(name: "CSupport", path: "Sources/CSupport"),
+        .target(name: "Pipeline", dependencies: ["CYAML", "CXXHash", "CCrypto", "CSupport"]),
+        .target(name: "Rules", dependencies: ["Pipeline"]),
+        .target(name: "Executors", dependencies: ["Pipeline", "CSupport"]),
+        .executableTarget(name: "pipeline-cli", dependencies: [
+            "Pipeline", "Rules", "Executors",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Rules", "Executors"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,52 @@
+#ifndef PIPELINE_CSUPPORT_H
+#define PIPELINE_CSUPPORT_H
+
+#include <sys/types.h>
+#include <stdint.h>
+
+/// Spawns `argv[0]` (searched in PATH of `envp` when it has no slash) with the given
+/// environment, working directory and stdout/stderr descriptors (stdin is /dev/null).
+/// The child leads a new process group and starts with default signal dispositions and an
+/// empty signal mask. Returns 0 and stores the pid, or an errno value.
+int pl_spawn(const char *const argv[], const char *const envp[], const char *cwd,
+             int stdout_fd, int stderr_fd, pid_t *pid_out);
+
+/// A pidfd for `pid` (readable once the process exits), or -1 with errno set.
+int pl_pidfd_open(pid_t pid);
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (threads it starts inherit
+/// this) and returns a non-blocking signalfd that reports them, or -1.
+int pl_signalfd_open(void);
+
+/// Reads one pending signal number from a signalfd, 0 when none is pending.
+int pl_signalfd_read(int fd);
+
+/// Signals still pending but blocked: returns the first of SIGINT/SIGTERM/SIGHUP or 0.
+int pl_pending_termination(void);
+
+/// A pipe whose ends are close-on-exec, or -1.
+int pl_pipe_cloexec(int fds[2]);
+
+/// Copies `count` bytes between descriptors in the kernel when it can; -1 on error.
+ssize_t pl_copy_range(int in_fd, int out_fd, size_t count);
+
+/// Nanosecond fields of a stat, flattened for Swift.
+typedef struct {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns, ctime_ns;
+    uint32_t mode;
+    uint32_t kind; /* 1 file, 2 dir, 3 symlink, 0 other */
+} pl_stat_t;
+
+/// lstat (or stat when `follow`), relative to `dirfd` (AT_FDCWD for cwd). 0 or errno.
+int pl_stat_at(int dirfd, const char *path, int follow, pl_stat_t *out);
+
+/// Monotonic clock in nanoseconds.
+uint64_t pl_monotonic_ns(void);
+/// Wall clock in nanoseconds since the epoch.
+int64_t pl_wall_ns(void);
+
+/// The value of errno after a failed call.
+int pl_errno(void);
+
+#endif

@@ -1,0 +1,116 @@
+/// What a run produced, for the CLI to render and map to an exit status.
+public struct BuildReport: Sendable {
+    public var summary: RunSummary
+    /// Set when the run did not succeed: the code that decides the exit status.
+    public var failure: PipelineError.Code?
+}
+
+/// The library's entry point: load the Pipelinefile, select, plan, run, and keep the state.
+public final class Engine {
+    public let workspace: Workspace
+    public var registry: RuleRegistry
+    public let environment: [String: String]
+    public let events: EventSink
+
+    public init(workspace: Workspace, registry: RuleRegistry = RuleRegistry(), environment: [String: String], events: EventSink) {
+        self.workspace = workspace
+        self.registry = registry
+        self.environment = environment
+        self.events = events
+    }
+
+    public func load() throws -> (file: Pipelinefile, graph: Graph) {
+        let file = try PipelinefileParser(registry: registry).parse(path: workspace.pipelinefile, displayPath: workspace.displayPath)
+        return (file, try Graph(file))
+    }
+
+    /// Targets by name (none: the `default:` list, else every step) and everything they need.
+    public func selection(_ targets: [String], file: Pipelinefile, graph: Graph) throws -> [Int] {
+        let names = targets.isEmpty ? file.defaultTargets : targets
+        let roots = names.isEmpty ? Array(0..<graph.steps.count) : try graph.resolve(targets: names)
+        let selected = graph.closure(of: roots)
+        for i in selected {
+            let step = graph.steps[i]
+            if case .use(let rule, _) = step.action, registry.rule(named: rule) == nil {
+                throw PipelineError(.ruleUnavailable, "step '\(step.name)' uses rule '\(rule)', which is not available yet in this version of pipeline",
+                                    location: step.actionLocation, step: step.name)
+            }
+        }
+        return selected
+    }
+
+    public func openStore() throws -> LocalStore { try LocalStore(root: workspace.storePath) }
+
+    /// Builds `targets`. Holds the workspace lock for the whole run (waiting for another run
+    /// unless `wait` is false).
+    public func build(targets: [String], options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
+        let (file, graph) = try load()
+        let selected = try selection(targets, file: file, graph: graph)
+        let store = try openStore()
+        let state = try store.workspaceState(for: workspace.root)
+        let lock: WorkspaceLock? = options.dryRun ? nil : try WorkspaceLock(
+            path: state + "/lock", wait: wait,
+            waiting: { [events] holder in events.emit(.waitingForLock(holder: holder)) },
+            interrupted: { executor.interruptRequested() })
+        defer { withExtendedLifetime(lock) {} }
+        let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: StatCache(path: state + "/statcache"),
+                                  records: StepRecords(path: state + "/steps"), registry: registry, callerEnvironment: environment)
+        if rebuilder.records.wasDamaged {
+            events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
+        }
+        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: events, temporaryPath: store.temporaryPath)
+        let summary = try scheduler.run(selected, options: options)
+        if !options.dryRun { try rebuilder.save() }
+        events.emit(.finished(summary))
+        let failure: PipelineError.Code? = summary.interrupted ? .interrupted : (summary.succeeded ? nil : scheduler.failureCode ?? .stepFailed)
+        return BuildReport(summary: summary, failure: failure)
+    }
+
+    /// Why `step` would do work now (a dry run of what it needs), and why it ran last time.
+    public func explain(_ name: String, executor: Executor) throws -> (now: StepOutcome?, last: StepRecord?) {
+        let (file, graph) = try load()
+        let selected = try selection([name], file: file, graph: graph)
+        let store = try openStore()
+        let state = try store.workspaceState(for: workspace.root)
+        let records = StepRecords(path: state + "/steps")
+        let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: StatCache(path: state + "/statcache"),
+                                  records: records, registry: registry, callerEnvironment: environment)
+        let quiet = EventLog()
+        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: quiet, temporaryPath: store.temporaryPath)
+        let summary = try scheduler.run(selected, options: RunOptions(jobs: 1, dryRun: true))
+        return (summary.outcomes.first { $0.step == name }, records[name])
+    }
+
+    /// Removes the declared outputs of the selected steps (never anything else) and forgets
+    /// their records. Returns the paths removed.
+    public func cleanOutputs(targets: [String]) throws -> [String] {
+        let (file, graph) = try load()
+        let selected = targets.isEmpty ? Array(0..<graph.steps.count) : graph.closure(of: try graph.resolve(targets: targets))
+        _ = file
+        let store = try? LocalStore(root: workspace.storePath, create: false)
+        let state = try store.map { try $0.workspaceState(for: workspace.root) }
+        let records = StepRecords(path: state.map { $0 + "/steps" })
+        var removed: [String] = []
+        let materializer = Materializer(root: workspace.root)
+        for i in selected {
+            let step = graph.steps[i]
+            for output in step.outputs {
+                let path = try materializer.absolutePath(output)
+                if FileSystem.exists(path) {
+                    try FileSystem.remove(path)
+                    removed.append(output)
+                }
+            }
+            records.remove(step.name)
+        }
+        try records.save()
+        return removed
+    }
+
+    /// Removes the whole store (cache, records, state).
+    public func cleanStore() throws -> Bool {
+        guard FileSystem.exists(workspace.storePath) else { return false }
+        try FileSystem.remove(workspace.storePath)
+        return true
+    }
+}

@@ -1,0 +1,174 @@
+/// The step graph: names, dependency edges (declared `needs` and producer → consumer edges
+/// found from literal inputs), and one topological order. Building it validates references,
+/// output ownership and cycles.
+public struct Graph: Sendable {
+    public let steps: [Step]
+    public let indexByName: [String: Int]
+    /// For each step, the steps it depends on (sorted, unique).
+    public let dependencies: [[Int]]
+    /// For each step, the steps that depend on it.
+    public let dependents: [[Int]]
+    /// Declared output path → producing step.
+    public let producers: [String: Int]
+    /// Every step, dependencies first; ties keep file order.
+    public let order: [Int]
+
+    public init(_ file: Pipelinefile) throws {
+        try self.init(steps: file.steps)
+    }
+
+    public init(steps: [Step]) throws {
+        self.steps = steps
+        var indexByName: [String: Int] = [:]
+        indexByName.reserveCapacity(steps.count)
+        for (index, step) in steps.enumerated() {
+            if indexByName[step.name] != nil {
+                throw PipelineError(.invalidInput, "duplicate step name '\(step.name)'", location: step.location, step: step.name)
+            }
+            indexByName[step.name] = index
+        }
+        var producers: [String: Int] = [:]
+        producers.reserveCapacity(steps.count)
+        for (index, step) in steps.enumerated() {
+            for (k, output) in step.outputs.enumerated() {
+                if let other = producers[output] {
+                    let otherStep = steps[other]
+                    throw PipelineError(.invalidInput,
+                                        "output '\(output)' of step '\(step.name)' is already produced by step '\(otherStep.name)' (\(otherStep.location))",
+                                        location: step.outputLocations[safe: k] ?? step.location, step: step.name, path: output)
+                }
+                producers[output] = index
+            }
+        }
+        // Directory outputs may be nested in no other output.
+        var dependencies = [[Int]](repeating: [], count: steps.count)
+        for (index, step) in steps.enumerated() {
+            var deps: [Int] = []
+            for (k, need) in step.needs.enumerated() {
+                guard let target = indexByName[need] else {
+                    throw PipelineError(.unknownStep, "step '\(step.name)' needs unknown step '\(need)'\(Suggestion.hint(for: need, in: indexByName.keys))",
+                                        location: step.needsLocations[safe: k] ?? step.location, step: step.name)
+                }
+                if target == index {
+                    throw PipelineError(.dependencyCycle, "dependency cycle: \(step.name) → \(step.name)",
+                                        location: step.needsLocations[safe: k] ?? step.location, step: step.name)
+                }
+                deps.append(target)
+            }
+            for input in step.inputs where !Glob.isPattern(input) {
+                if let producer = Graph.producer(of: input, in: producers), producer != index { deps.append(producer) }
+            }
+            dependencies[index] = Array(Set(deps)).sorted()
+        }
+        var dependents = [[Int]](repeating: [], count: steps.count)
+        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
+
+        self.indexByName = indexByName
+        self.producers = producers
+        self.dependencies = dependencies
+        self.dependents = dependents
+        self.order = try Graph.topologicalOrder(steps: steps, dependencies: dependencies)
+    }
+
+    /// The step producing `path`: an exact output, or an output directory containing it.
+    static func producer(of path: String, in producers: [String: Int]) -> Int? {
+        if let exact = producers[path] { return exact }
+        var current = path
+        while let slash = current.lastIndex(of: "/") {
+            current = String(current[..<slash])
+            if let owner = producers[current] { return owner }
+        }
+        return nil
+    }
+
+    public func producer(of path: String) -> Int? { Graph.producer(of: path, in: producers) }
+
+    public func index(of name: String) -> Int? { indexByName[name] }
+
+    public var names: [String] { steps.map(\.name) }
+
+    /// Kahn's algorithm in file order; on a cycle, finds one and names it `a → b → a`.
+    static func topologicalOrder(steps: [Step], dependencies: [[Int]]) throws -> [Int] {
+        var remaining = dependencies.map(\.count)
+        var dependents = [[Int]](repeating: [], count: steps.count)
+        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
+        var ready = (0..<steps.count).filter { remaining[$0] == 0 }.reversed() as [Int]
+        var order: [Int] = []
+        order.reserveCapacity(steps.count)
+        // A stack of ready steps, smallest index on top, keeps the order close to file order.
+        while let next = ready.popLast() {
+            order.append(next)
+            var released: [Int] = []
+            for dependent in dependents[next] {
+                remaining[dependent] -= 1
+                if remaining[dependent] == 0 { released.append(dependent) }
+            }
+            ready.append(contentsOf: released.sorted(by: >))
+        }
+        if order.count == steps.count { return order }
+        let cycle = findCycle(dependencies: dependencies, among: Set((0..<steps.count).filter { remaining[$0] > 0 }))
+        let names = cycle.map { steps[$0].name }
+        let first = steps[cycle[0]]
+        throw PipelineError(.dependencyCycle, "dependency cycle: \(names.joined(separator: " → "))", location: first.location, step: first.name)
+    }
+
+    /// A cycle as step indices, first repeated at the end.
+    static func findCycle(dependencies: [[Int]], among candidates: Set<Int>) -> [Int] {
+        var state = [UInt8](repeating: 0, count: dependencies.count)  // 0 new, 1 on stack, 2 done
+        for start in candidates.sorted() where state[start] == 0 {
+            var stack: [(node: Int, next: Int)] = [(start, 0)]
+            var path: [Int] = [start]
+            state[start] = 1
+            while let top = stack.last {
+                let deps = dependencies[top.node]
+                if top.next < deps.count {
+                    stack[stack.count - 1].next += 1
+                    let d = deps[top.next]
+                    guard candidates.contains(d) else { continue }
+                    if state[d] == 1 {
+                        let from = path.firstIndex(of: d)!
+                        // Edges point at dependencies; print in "a needs b" direction reversed to read as flow.
+                        return Array(path[from...]) + [d]
+                    }
+                    if state[d] == 0 {
+                        state[d] = 1
+                        stack.append((d, 0))
+                        path.append(d)
+                    }
+                } else {
+                    state[top.node] = 2
+                    stack.removeLast()
+                    path.removeLast()
+                }
+            }
+        }
+        return Array(candidates.sorted().prefix(1))
+    }
+
+    /// The steps needed to build `targets` (themselves included), in topological order.
+    public func closure(of targets: [Int]) -> [Int] {
+        var wanted = [Bool](repeating: false, count: steps.count)
+        var work = targets
+        while let next = work.popLast() {
+            if wanted[next] { continue }
+            wanted[next] = true
+            work.append(contentsOf: dependencies[next])
+        }
+        return order.filter { wanted[$0] }
+    }
+
+    /// Resolves target names; an unknown one is an error with a suggestion.
+    public func resolve(targets: [String]) throws -> [Int] {
+        try targets.map { name in
+            guard let index = indexByName[name] else {
+                throw PipelineError(.unknownStep, "unknown step '\(name)'\(Suggestion.hint(for: name, in: indexByName.keys))",
+                                    hint: "`pipeline list` shows the steps")
+            }
+            return index
+        }
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}

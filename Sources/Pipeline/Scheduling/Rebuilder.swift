@@ -1,0 +1,368 @@
+import CSupport
+import Glibc
+
+/// Owns keys and the cache: computes a step's inputs and key, decides up to date / restore /
+/// run (with a reason), restores outputs, and stores what a successful run produced.
+public final class Rebuilder {
+    public let root: String
+    public let store: BlobStore & ActionCache
+    public let statCache: StatCache
+    public let records: StepRecords
+    public let registry: RuleRegistry
+    public var materializer: Materializer
+    /// The caller's environment, for declared pass-through variables.
+    public let callerEnvironment: [String: String]
+    private let keyHasher = SHA256()
+    private var directoryCache: [String: [(name: String, kind: FileStat.Kind?)]] = [:]
+
+    public init(root: String, store: BlobStore & ActionCache, statCache: StatCache, records: StepRecords,
+                registry: RuleRegistry = RuleRegistry(), callerEnvironment: [String: String]) {
+        self.root = root
+        self.store = store
+        self.statCache = statCache
+        self.records = records
+        self.registry = registry
+        self.callerEnvironment = callerEnvironment
+        self.materializer = Materializer(root: root)
+    }
+
+    func absolute(_ relative: String) -> String { root + "/" + relative }
+
+    // MARK: Inputs
+
+    /// The files a step consumes with their digests, sorted by path: its input patterns
+    /// expanded, plus every file its needed steps produced (`produced`).
+    public func inputs(of step: Step, produced: [String: Digest], neededFiles: [String]) throws -> [(path: String, digest: Digest)] {
+        var digests: [String: Digest] = [:]
+        for path in neededFiles { digests[path] = produced[path] }
+        for (index, pattern) in step.inputs.enumerated() {
+            if Glob.isPattern(pattern) {
+                for path in expand(Glob(pattern)) where digests[path] == nil {
+                    digests[path] = try produced[path] ?? digest(of: path)
+                }
+                continue
+            }
+            if let known = produced[pattern] {
+                digests[pattern] = known
+                continue
+            }
+            let path = absolute(pattern)
+            guard let st = FileSystem.stat(path, follow: true) else {
+                throw PipelineError(.missingInput, "input '\(pattern)' of step '\(step.name)' does not exist and no step produces it",
+                                    location: step.inputLocations[safe: index], step: step.name, path: pattern)
+            }
+            if st.kind == .directory {
+                for file in filesUnder(pattern) where digests[file] == nil { digests[file] = try produced[file] ?? digest(of: file) }
+            } else {
+                digests[pattern] = try statCache.digest(of: path, key: pattern, stat: st)
+            }
+        }
+        return digests.map { ($0.key, $0.value) }.sorted { $0.path < $1.path }
+    }
+
+    func digest(of relative: String) throws -> Digest {
+        guard let (digest, _) = try statCache.digest(of: absolute(relative), key: relative) else {
+            throw PipelineError(.io, "cannot read input \(relative)", path: relative)
+        }
+        return digest
+    }
+
+    /// Files matching a glob, sorted; symlinked directories are not entered.
+    public func expand(_ glob: Glob) -> [String] {
+        let (prefix, rest) = glob.literalPrefix
+        var results: [String] = []
+        walk(prefix, rest, into: &results)
+        return results.sorted()
+    }
+
+    private func walk(_ directory: String, _ pattern: ArraySlice<[UInt8]>, into results: inout [String]) {
+        guard let first = pattern.first else { return }
+        let isLast = pattern.count == 1
+        let entries = listing(directory)
+        if first == Array("**".utf8) {
+            walk(directory, pattern.dropFirst(), into: &results)
+            if isLast {
+                // A trailing ** matches every file below.
+                for entry in entries where !entry.name.hasPrefix(".") {
+                    let path = join(directory, entry.name)
+                    let kind = entry.kind ?? FileSystem.stat(absolute(path))?.kind
+                    if kind == .directory { results.append(contentsOf: filesUnder(path)) } else if kind == .file || kind == .symlink {
+                        if isFileInside(path) { results.append(path) }
+                    }
+                }
+                return
+            }
+            for entry in entries where !entry.name.hasPrefix(".") {
+                let path = join(directory, entry.name)
+                let kind = entry.kind ?? FileSystem.stat(absolute(path))?.kind
+                if kind == .directory, path != ".pipeline" { walk(path, pattern, into: &results) }
+            }
+            return
+        }
+        for entry in entries where Glob.matchComponent(first, Array(entry.name.utf8)) {
+            let path = join(directory, entry.name)
+            if path == ".pipeline" { continue }
+            let kind = entry.kind ?? FileSystem.stat(absolute(path))?.kind
+            if isLast {
+                if kind == .file || (kind == .symlink && isFileInside(path)) { results.append(path) }
+            } else if kind == .directory {
+                walk(path, pattern.dropFirst(), into: &results)
+            }
+        }
+    }
+
+    /// Every file below a directory (not entering symlinked directories or the store).
+    public func filesUnder(_ directory: String) -> [String] {
+        var results: [String] = []
+        for entry in listing(directory) where !entry.name.hasPrefix(".") {
+            let path = join(directory, entry.name)
+            let kind = entry.kind ?? FileSystem.stat(absolute(path))?.kind
+            if kind == .directory { results.append(contentsOf: filesUnder(path)) } else if kind == .file || (kind == .symlink && isFileInside(path)) {
+                results.append(path)
+            }
+        }
+        return results.sorted()
+    }
+
+    /// A symlink counts as an input only when it resolves to a file inside the workspace.
+    func isFileInside(_ relative: String) -> Bool {
+        let path = absolute(relative)
+        guard let st = FileSystem.stat(path), st.kind != .symlink else {
+            guard let real = FileSystem.realPath(path) else { return false }
+            return Path.isInside(real, root: root) && FileSystem.stat(real)?.kind == .file
+        }
+        return st.kind == .file
+    }
+
+    private func join(_ directory: String, _ name: String) -> String { directory.isEmpty ? name : directory + "/" + name }
+
+    private func listing(_ directory: String) -> [(name: String, kind: FileStat.Kind?)] {
+        if let cached = directoryCache[directory] { return cached }
+        let entries = FileSystem.list(directory.isEmpty ? root : absolute(directory)) ?? []
+        directoryCache[directory] = entries
+        return entries
+    }
+
+    /// Directory listings are cached within a decision round; outputs change them.
+    public func forgetListings() { directoryCache.removeAll(keepingCapacity: true) }
+
+    // MARK: Keys
+
+    /// The environment a step's command sees, and the values that enter its key.
+    public func environment(for step: Step) -> (process: [String: String], key: [String: String], secrets: [String: Bool]) {
+        var process: [String: String] = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC",
+        ]
+        if let home = callerEnvironment["HOME"] { process["HOME"] = home }
+        var key: [String: String] = [:]
+        for name in step.env.passThrough {
+            if let value = callerEnvironment[name] {
+                process[name] = value
+                key[name] = value
+            } else if name == "PATH" {
+                key[name] = process[name]
+            }
+        }
+        for (name, value) in step.env.values {
+            process[name] = value
+            key[name] = value
+        }
+        var secrets: [String: Bool] = [:]
+        for name in step.env.secrets {
+            secrets[name] = callerEnvironment[name] != nil
+            if let value = callerEnvironment[name] { process[name] = value }
+        }
+        return (process, key, secrets)
+    }
+
+    public func describe(_ step: Step, inputs: [(path: String, digest: Digest)], env: [String: String], secrets: [String: Bool]) -> ActionDescription {
+        switch step.action {
+        case .run(let command):
+            return ActionDescription(kind: "run", command: command, env: env, secrets: secrets, inputs: inputs, outputs: step.outputs,
+                                     timeout: step.timeout)
+        case .use(let rule, let with):
+            return ActionDescription(kind: rule, ruleVersion: registry.version(of: rule), command: nil, with: with, env: env, secrets: secrets,
+                                     inputs: inputs, outputs: step.outputs, timeout: step.timeout)
+        case .alias:
+            return ActionDescription(kind: "alias", command: nil, inputs: inputs, outputs: [])
+        }
+    }
+
+    public func key(of description: ActionDescription) -> ActionKey { description.key(using: keyHasher) }
+
+    static func definition(of description: ActionDescription) -> [UInt8] {
+        var copy = description
+        copy.inputs = []
+        return copy.canonicalBytes
+    }
+
+    // MARK: Decisions
+
+    public func decide(_ step: Step, description: ActionDescription, key: ActionKey, forced: Bool) throws -> RebuildDecision {
+        if forced { return .run(because: .forced) }
+        let record = records[step.name]
+        if let record, record.status.succeeded, record.key == key {
+            guard step.cache else { return .run(because: .cacheDisabled) }
+            if let problem = try checkOutputs(record.result) {
+                return try cached(step, key: key, reason: problem) ?? .run(because: problem)
+            }
+            return .upToDate
+        }
+        let reason = explain(record, description: description)
+        guard step.cache else { return .run(because: .cacheDisabled) }
+        return try cached(step, key: key, reason: reason) ?? .run(because: reason)
+    }
+
+    /// An action-cache hit whose blobs are all present; anything less is a miss.
+    func cached(_ step: Step, key: ActionKey, reason: RebuildReason) throws -> RebuildDecision? {
+        guard let result = try store.result(for: key) else { return nil }
+        for file in result.files where file.linkTarget == nil && !store.contains(file.digest) { return nil }
+        return .restore(result, because: reason)
+    }
+
+    /// The first declared output that is missing or differs from what was recorded.
+    func checkOutputs(_ result: ActionResult) throws -> RebuildReason? {
+        for directory in result.directories where !FileSystem.isDirectory(absolute(directory)) {
+            return .outputMissing(directory)
+        }
+        for file in result.files {
+            let path = absolute(file.path)
+            if let target = file.linkTarget {
+                guard let st = FileSystem.stat(path), st.kind == .symlink else { return .outputMissing(file.path) }
+                if readLink(path) != target { return .outputModified(file.path) }
+                continue
+            }
+            guard let st = FileSystem.stat(path, follow: false), st.kind == .file else { return .outputMissing(file.path) }
+            if st.mode != file.mode { return .outputModified(file.path) }
+            if try statCache.digest(of: path, key: file.path, stat: st) != file.digest { return .outputModified(file.path) }
+        }
+        return nil
+    }
+
+    /// Why the current description differs from the last recorded run.
+    public func explain(_ record: StepRecord?, description: ActionDescription) -> RebuildReason {
+        guard let record else { return .noPreviousRun }
+        if !record.status.succeeded { return .previousRunFailed }
+        let now = Rebuilder.definition(of: description)
+        if now != record.definition {
+            guard let old = try? JSON.parse(record.definition), let new = try? JSON.parse(now) else { return .commandChanged }
+            if old["command"] != new["command"] { return .commandChanged }
+            if old["env"] != new["env"] || old["secrets"] != new["secrets"] {
+                let before = old["env"]?.objectValue ?? [:], after = new["env"]?.objectValue ?? [:]
+                let names = Set(before.keys).union(after.keys).sorted()
+                if let name = names.first(where: { before[$0] != after[$0] }) { return .envChanged(name) }
+                let secretsBefore = old["secrets"]?.objectValue ?? [:], secretsAfter = new["secrets"]?.objectValue ?? [:]
+                let secretNames = Set(secretsBefore.keys).union(secretsAfter.keys).sorted()
+                return .envChanged(secretNames.first(where: { secretsBefore[$0] != secretsAfter[$0] }) ?? "?")
+            }
+            for field in ["outputs", "timeout", "kind", "rule_version", "with", "platform", "salt"] where old[field] != new[field] {
+                return .definitionChanged(field.replacing("_", with: " "))
+            }
+            return .commandChanged
+        }
+        var oldInputs: [String: Digest] = [:]
+        for input in record.inputs { oldInputs[input.path] = input.digest }
+        for input in description.inputs {
+            guard let before = oldInputs.removeValue(forKey: input.path) else { return .inputAdded(input.path) }
+            if before != input.digest { return .inputChanged(input.path) }
+        }
+        if let gone = oldInputs.keys.sorted().first { return .inputRemoved(gone) }
+        return .noPreviousRun
+    }
+
+    // MARK: Restoring and storing
+
+    /// Puts a cached result's outputs in place; false when a blob turned out missing or
+    /// corrupt (the caller then runs the step).
+    public func restore(_ result: ActionResult) throws -> Bool {
+        for directory in result.directories {
+            let path = try materializer.absolutePath(directory)
+            try FileSystem.makeDirectories(path)
+        }
+        for file in result.files {
+            let path = absolute(file.path)
+            if file.linkTarget == nil, let st = FileSystem.stat(path), st.kind == .file, st.mode == file.mode,
+               (try? statCache.digest(of: path, key: file.path, stat: st)) == file.digest {
+                continue  // already right
+            }
+            guard try materializer.restore(file, from: store) else { return false }
+            if file.linkTarget == nil, let st = FileSystem.stat(path) {
+                statCache.record(key: file.path, stat: st, fingerprint: FileFingerprint(sha256: file.digest, xxh128: try FileHasher().quickFingerprint(path), size: file.size))
+            }
+        }
+        return true
+    }
+
+    /// After a successful command: every declared output must exist; each file goes into
+    /// the CAS. Throws when an output is missing (nothing is cached then).
+    public func collectOutputs(of step: Step) throws -> (files: [OutputFile], directories: [String]) {
+        var files: [OutputFile] = []
+        var directories: [String] = []
+        for (index, output) in step.outputs.enumerated() {
+            let path = absolute(output)
+            guard let st = FileSystem.stat(path) else {
+                throw PipelineError(.stepFailed, "step '\(step.name)' did not produce its declared output '\(output)'",
+                                    location: step.outputLocations[safe: index], step: step.name, path: output)
+            }
+            switch st.kind {
+            case .directory:
+                directories.append(output)
+                for file in filesUnder(output) { files.append(try collect(file)) }
+            case .file, .symlink:
+                files.append(try collect(output))
+            case .other:
+                throw PipelineError(.stepFailed, "output '\(output)' of step '\(step.name)' is not a file or directory", step: step.name, path: output)
+            }
+        }
+        return (files, directories)
+    }
+
+    private func collect(_ relative: String) throws -> OutputFile {
+        let path = absolute(relative)
+        guard let st = FileSystem.stat(path) else { throw FileSystem.ioError("output vanished:", relative, errno: ENOENT) }
+        if st.kind == .symlink {
+            let target = readLink(path) ?? ""
+            return OutputFile(path: relative, digest: SHA256.hash(target), size: UInt64(target.utf8.count), mode: 0o777, linkTarget: target)
+        }
+        // Reuse a fresh stat-cache entry (a rerun that wrote identical bytes costs one pass).
+        let fingerprint = try store.put(fileAt: path)
+        statCache.record(key: relative, stat: st, fingerprint: fingerprint)
+        return OutputFile(path: relative, digest: fingerprint.sha256, size: fingerprint.size, mode: st.mode)
+    }
+
+    func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(path, &buffer, 4096)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Removes what a failed or interrupted command left at its declared outputs, so no
+    /// half-written file is ever taken for a result.
+    public func discardOutputs(of step: Step, unchangedSince before: [String: FileStat?]) {
+        for output in step.outputs {
+            let path = absolute(output)
+            let now = FileSystem.stat(path)
+            if let previous = before[output], previous == now { continue }
+            try? FileSystem.remove(path)
+            statCache.forget(output)
+        }
+    }
+
+    public func snapshotOutputs(of step: Step) -> [String: FileStat?] {
+        var result: [String: FileStat?] = [:]
+        for output in step.outputs { result[output] = FileSystem.stat(absolute(output)) }
+        return result
+    }
+
+    public func record(_ step: Step, key: ActionKey, status: StepStatus, reason: String, description: ActionDescription,
+                       result: ActionResult) {
+        records.update(StepRecord(name: step.name, key: key, status: status, reason: reason, inputs: description.inputs,
+                                  definition: Rebuilder.definition(of: description), result: result, finishedAt: pl_wall_ns()))
+    }
+
+    public func save() throws {
+        try statCache.save()
+        try records.save()
+    }
+}

@@ -1,0 +1,316 @@
+import CSupport
+import Glibc
+
+/// How a run goes.
+public struct RunOptions: Sendable {
+    public var jobs: Int
+    public var keepGoing: Bool
+    public var dryRun: Bool
+    /// Steps to run even when up to date.
+    public var force: Set<String>
+
+    public init(jobs: Int = 2, keepGoing: Bool = false, dryRun: Bool = false, force: Set<String> = []) {
+        self.jobs = max(1, jobs)
+        self.keepGoing = keepGoing
+        self.dryRun = dryRun
+        self.force = force
+    }
+}
+
+/// Owns order, `-j` parallelism, keep-going and failure propagation. It never hashes:
+/// every question about content goes to the rebuilder.
+public final class Scheduler {
+    let graph: Graph
+    let rebuilder: Rebuilder
+    let executor: Executor
+    let events: EventSink
+    /// Where a command's stdout/stderr are written while it runs.
+    let temporaryPath: () -> String
+
+    private struct Running {
+        var step: Int
+        var key: ActionKey
+        var description: ActionDescription
+        var reason: RebuildReason
+        var stdoutPath: String
+        var stderrPath: String
+        var before: [String: FileStat?]
+    }
+
+    private var status: [StepStatus?] = []
+    private var produced: [String: Digest] = [:]
+    private var filesOf: [[String]] = []
+    private var outcomes: [StepOutcome] = []
+    private var running: [Int: Running] = [:]
+    private var pendingDry: Set<Int> = []
+    private var failureCodes: [PipelineError.Code] = []
+
+    public init(graph: Graph, rebuilder: Rebuilder, executor: Executor, events: EventSink, temporaryPath: @escaping () -> String) {
+        self.graph = graph
+        self.rebuilder = rebuilder
+        self.executor = executor
+        self.events = events
+        self.temporaryPath = temporaryPath
+    }
+
+    /// The most specific error code among the failures of the last run (for the exit status).
+    public var failureCode: PipelineError.Code? {
+        if failureCodes.isEmpty { return nil }
+        if failureCodes.allSatisfy({ $0 == .programNotFound || $0 == .missingInput }) { return failureCodes[0] }
+        return failureCodes.first { $0 == .pathEscapes } ?? .stepFailed
+    }
+
+    /// Runs the selected steps (a dependency-closed set, in topological order).
+    public func run(_ selection: [Int], options: RunOptions) throws -> RunSummary {
+        let started = pl_monotonic_ns()
+        let selected = Set(selection)
+        status = Array(repeating: nil, count: graph.steps.count)
+        filesOf = Array(repeating: [], count: graph.steps.count)
+        var remaining = [Int](repeating: 0, count: graph.steps.count)
+        for i in selection { remaining[i] = graph.dependencies[i].filter { selected.contains($0) }.count }
+        var ready = selection.filter { remaining[$0] == 0 }
+        var readyHead = 0
+        let total = selection.filter { !graph.steps[$0].isAlias }.count
+        var processed = 0
+        var stopping = false
+        var interrupted = false
+        events.emit(.planned(steps: selection.map { graph.steps[$0].name }))
+
+        func release(_ i: Int) {
+            for d in graph.dependents[i] where selected.contains(d) {
+                remaining[d] -= 1
+                if remaining[d] == 0 { ready.append(d) }
+            }
+        }
+
+        func finish(_ i: Int, _ outcome: StepOutcome) {
+            status[i] = outcome.status
+            if !graph.steps[i].isAlias || outcome.status != .upToDate { outcomes.append(outcome) }
+            events.emit(.stepFinished(outcome))
+            if outcome.status == .failed && !options.keepGoing { stopping = true }
+            release(i)
+        }
+
+        while true {
+            if !interrupted, executor.interruptRequested() {
+                interrupted = true
+                stopping = true
+                executor.terminateAll()
+            }
+            while !stopping, running.count < options.jobs, readyHead < ready.count {
+                let i = ready[readyHead]
+                readyHead += 1
+                let step = graph.steps[i]
+                if !step.isAlias { processed += 1 }
+                if let blocker = graph.dependencies[i].first(where: { selected.contains($0) && !(status[$0]?.succeeded ?? false) }) {
+                    let blockerStatus = status[blocker]
+                    let message = blockerStatus == .failed ? "\(graph.steps[blocker].name) failed" : "\(graph.steps[blocker].name) did not run"
+                    finish(i, StepOutcome(step: step.name, status: .skipped, message: message))
+                    continue
+                }
+                do {
+                    if let outcome = try process(i, index: processed, total: total, options: options) { finish(i, outcome) }
+                } catch let error as PipelineError {
+                    failureCodes.append(error.code)
+                    finish(i, StepOutcome(step: step.name, status: .failed, message: error.description))
+                }
+            }
+            if running.isEmpty {
+                if stopping || readyHead >= ready.count { break }
+                continue
+            }
+            switch try executor.waitAny() {
+            case .interrupted:
+                if !interrupted {
+                    interrupted = true
+                    stopping = true
+                    executor.terminateAll()
+                }
+            case .completed(let completion):
+                guard let run = running.removeValue(forKey: completion.id) else { continue }
+                finish(run.step, complete(run, completion, interrupted: interrupted))
+            }
+        }
+
+        // What never got its turn.
+        for i in selection where status[i] == nil {
+            let step = graph.steps[i]
+            status[i] = interrupted ? .canceled : .skipped
+            if step.isAlias { continue }
+            let outcome = StepOutcome(step: step.name, status: status[i]!, message: interrupted ? "interrupted" : "stopped after a failure")
+            outcomes.append(outcome)
+            events.emit(.stepFinished(outcome))
+        }
+        var counts: [StepStatus: Int] = [:]
+        for outcome in outcomes { counts[outcome.status, default: 0] += 1 }
+        let summary = RunSummary(counts: counts, outcomes: outcomes, durationNanos: Int64(pl_monotonic_ns() - started),
+                                 dryRun: options.dryRun, interrupted: interrupted)
+        return summary
+    }
+
+    /// Decides one step and either finishes it at once (returns its outcome) or starts it.
+    private func process(_ i: Int, index: Int, total: Int, options: RunOptions) throws -> StepOutcome? {
+        let step = graph.steps[i]
+        var neededFiles: [String] = []
+        for d in graph.dependencies[i] { neededFiles.append(contentsOf: filesOf[d]) }
+        if step.isAlias {
+            filesOf[i] = neededFiles
+            return StepOutcome(step: step.name, status: .upToDate)
+        }
+        if options.dryRun, let pending = graph.dependencies[i].first(where: { pendingDry.contains($0) }) {
+            pendingDry.insert(i)
+            return StepOutcome(step: step.name, status: .ran, reason: .dependencyPending(graph.steps[pending].name),
+                               command: commandText(step), dryRun: true)
+        }
+        let env = rebuilder.environment(for: step)
+        let inputs = try rebuilder.inputs(of: step, produced: produced, neededFiles: neededFiles)
+        let description = rebuilder.describe(step, inputs: inputs, env: env.key, secrets: env.secrets)
+        let key = rebuilder.key(of: description)
+        var decision = try rebuilder.decide(step, description: description, key: key, forced: options.force.contains(step.name))
+
+        if options.dryRun {
+            switch decision {
+            case .upToDate:
+                publish(i, rebuilder.records[step.name]!.result)
+                return StepOutcome(step: step.name, status: .upToDate, dryRun: true)
+            case .restore(let result, let reason):
+                publish(i, result)
+                return StepOutcome(step: step.name, status: .restored, reason: reason, dryRun: true)
+            case .run(let reason):
+                pendingDry.insert(i)
+                return StepOutcome(step: step.name, status: .ran, reason: reason, command: commandText(step), dryRun: true)
+            }
+        }
+
+        switch decision {
+        case .upToDate:
+            publish(i, rebuilder.records[step.name]!.result)
+            return StepOutcome(step: step.name, status: .upToDate)
+        case .restore(let result, let reason):
+            if try rebuilder.restore(result) {
+                rebuilder.record(step, key: key, status: .restored, reason: reason.description, description: description, result: result)
+                publish(i, result)
+                return StepOutcome(step: step.name, status: .restored, reason: reason)
+            }
+            decision = .run(because: reason)
+        case .run:
+            break
+        }
+        guard case .run(let reason) = decision else { return nil }
+        return try start(i, key: key, description: description, reason: reason, environment: env.process, index: index, total: total)
+    }
+
+    private func start(_ i: Int, key: ActionKey, description: ActionDescription, reason: RebuildReason, environment: [String: String],
+                       index: Int, total: Int) throws -> StepOutcome? {
+        let step = graph.steps[i]
+        guard case .run(let command) = step.action else {
+            let rule = step.kindName
+            throw PipelineError(.ruleUnavailable, "rule '\(rule)' is not available yet in this version of pipeline", location: step.actionLocation,
+                                step: step.name)
+        }
+        let before = rebuilder.snapshotOutputs(of: step)
+        for output in step.outputs {
+            let directory = Path.directory(of: output)
+            if directory != "." { try FileSystem.makeDirectories(rebuilder.root + "/" + directory) }
+        }
+        let run = Running(step: i, key: key, description: description, reason: reason, stdoutPath: temporaryPath(),
+                          stderrPath: temporaryPath(), before: before)
+        events.emit(.stepStarted(StepStart(step: step.name, description: step.description, index: index, total: total, reason: reason,
+                                           command: command.displayText)))
+        try executor.start(Invocation(id: i, command: command, environment: environment, workingDirectory: rebuilder.root,
+                                      stdoutPath: run.stdoutPath, stderrPath: run.stderrPath, timeout: step.timeout))
+        running[i] = run
+        return nil
+    }
+
+    private func complete(_ run: Running, _ completion: Completion, interrupted: Bool) -> StepOutcome {
+        let step = graph.steps[run.step]
+        let command = commandText(step)
+        defer {
+            unlink(run.stdoutPath)
+            unlink(run.stderrPath)
+        }
+        let stdout = (try? rebuilder.store.put(fileAt: run.stdoutPath).sha256) ?? .empty
+        let stderr = (try? rebuilder.store.put(fileAt: run.stderrPath).sha256) ?? .empty
+        func failed(_ message: String, exitCode: Int32?, code: PipelineError.Code) -> StepOutcome {
+            failureCodes.append(code)
+            rebuilder.discardOutputs(of: step, unchangedSince: run.before)
+            let result = ActionResult(files: [], exitCode: exitCode ?? -1, stdout: stdout, stderr: stderr, durationNanos: completion.durationNanos)
+            rebuilder.record(step, key: run.key, status: .failed, reason: run.reason.description, description: run.description, result: result)
+            return StepOutcome(step: step.name, status: .failed, reason: run.reason, durationNanos: completion.durationNanos, exitCode: exitCode,
+                               command: command, stderrTail: Scheduler.tail(of: run.stderrPath), message: message)
+        }
+        switch completion.termination {
+        case .exited(0):
+            if interrupted {
+                // It finished, but the run is being torn down: keep it consistent anyway.
+                break
+            }
+        case .exited(127):
+            return failed("command not found (exit 127)", exitCode: 127, code: .programNotFound)
+        case .exited(let code):
+            return failed("exit status \(code)", exitCode: code, code: .stepFailed)
+        case .signaled(let signal):
+            if interrupted {
+                rebuilder.discardOutputs(of: step, unchangedSince: run.before)
+                return StepOutcome(step: step.name, status: .canceled, reason: run.reason, durationNanos: completion.durationNanos,
+                                   command: command, message: "interrupted")
+            }
+            return failed("killed by signal \(signal)", exitCode: 128 + signal, code: .stepFailed)
+        case .timedOut:
+            return failed("timed out after \(JSON.formatNumber(step.timeout ?? 0))s", exitCode: nil, code: .stepFailed)
+        case .spawnFailed(let errno):
+            let code: PipelineError.Code = errno == ENOENT ? .programNotFound : .stepFailed
+            return failed("cannot start \(Command.quote(stepProgram(step))): \(FileSystem.errorText(errno))", exitCode: errno == ENOENT ? 127 : nil, code: code)
+        }
+        do {
+            let outputs = try rebuilder.collectOutputs(of: step)
+            let result = ActionResult(files: outputs.files, directories: outputs.directories, exitCode: 0, stdout: stdout, stderr: stderr,
+                                      durationNanos: completion.durationNanos)
+            if step.cache { try rebuilder.store.store(result, for: run.key) }
+            rebuilder.record(step, key: run.key, status: .ran, reason: run.reason.description, description: run.description, result: result)
+            publish(run.step, result)
+            return StepOutcome(step: step.name, status: .ran, reason: run.reason, durationNanos: completion.durationNanos, exitCode: 0,
+                               command: command)
+        } catch let error as PipelineError {
+            return failed(error.message, exitCode: 0, code: error.code)
+        } catch {
+            return failed("\(error)", exitCode: 0, code: .io)
+        }
+    }
+
+    /// Makes a finished step's outputs known to its dependents.
+    private func publish(_ i: Int, _ result: ActionResult) {
+        var files: [String] = []
+        files.reserveCapacity(result.files.count)
+        for file in result.files {
+            produced[file.path] = file.digest
+            files.append(file.path)
+        }
+        filesOf[i] = files
+    }
+
+    private func commandText(_ step: Step) -> String {
+        switch step.action {
+        case .run(let command): return command.displayText
+        case .use(let rule, _): return "use: \(rule)"
+        case .alias: return ""
+        }
+    }
+
+    private func stepProgram(_ step: Step) -> String {
+        if case .run(let command) = step.action { return command.program }
+        return step.kindName
+    }
+
+    /// The last lines of a log file (at most 4 KiB, 20 lines).
+    static func tail(of path: String) -> String? {
+        guard let bytes = try? FileSystem.readFile(path), !bytes.isEmpty else { return nil }
+        let slice = bytes.suffix(4096)
+        var text = String(decoding: slice, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.count > 21 { text = lines.suffix(21).joined(separator: "\n") }
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,243 @@
+import CSupport
+import Glibc
+
+/// The store on disk (plain files, `.pipeline/` by default):
+///
+///     format                    store format version
+///     cas/ab/<sha256>           blobs, immutable
+///     ac/ab/<key>.json          action results (canonical JSON)
+///     tmp/                      files being written
+///     workspaces/<id>/          per-workspace state: step records, stat cache, lock
+public final class LocalStore: BlobStore, ActionCache {
+    public static let formatVersion = 1
+    public static let formatName = "pipeline-store"
+
+    public let root: String
+    private let hasher = FileHasher()
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    private var tempCounter = 0
+
+    /// Opens (creating when absent) a store, checking its format version.
+    public init(root: String, create: Bool = true) throws {
+        self.root = root
+        let formatPath = root + "/format"
+        if let text = try? FileSystem.readText(formatPath) {
+            let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            guard fields.count >= 2, fields[0] == LocalStore.formatName, let version = Int(fields[1]) else {
+                throw PipelineError(.storeFormat, "\(formatPath) is not a pipeline store format file",
+                                    path: formatPath, hint: "remove the store with `pipeline clean --store --yes` and run again")
+            }
+            guard version == LocalStore.formatVersion else {
+                let relation = version < LocalStore.formatVersion ? "an older" : "a newer"
+                throw PipelineError(.storeFormat,
+                                    "the store at \(root) has format \(version), written by \(relation) pipeline; this pipeline reads format \(LocalStore.formatVersion)",
+                                    path: root,
+                                    hint: version < LocalStore.formatVersion
+                                        ? "its cache cannot be reused: `pipeline clean --store --yes` starts a new one (outputs in the workspace stay)"
+                                        : "use the newer pipeline, or `pipeline clean --store --yes` to start a new store")
+            }
+        } else if create {
+            try FileSystem.makeDirectories(root + "/tmp")
+            try FileSystem.makeDirectories(root + "/cas")
+            try FileSystem.makeDirectories(root + "/ac")
+            try Materializer.writeAtomically(Array("\(LocalStore.formatName) \(LocalStore.formatVersion)\n".utf8), to: formatPath)
+        } else {
+            throw PipelineError(.storeFormat, "no pipeline store at \(root)", path: root)
+        }
+    }
+
+    // MARK: Paths
+
+    public func blobPath(_ digest: Digest) -> String {
+        let hex = digest.hex
+        return "\(root)/cas/\(hex.prefix(2))/\(hex)"
+    }
+
+    public func actionPath(_ key: ActionKey) -> String {
+        let hex = key.digest.hex
+        return "\(root)/ac/\(hex.prefix(2))/\(hex).json"
+    }
+
+    /// A fresh temporary path inside the store (same filesystem as the store's entries).
+    public func temporaryPath() -> String {
+        tempCounter += 1
+        return "\(root)/tmp/\(getpid())-\(tempCounter)"
+    }
+
+    /// The state folder of one workspace (its root path's digest names it).
+    public func workspaceState(for workspaceRoot: String) throws -> String {
+        let id = String(SHA256.hash(workspaceRoot).hex.prefix(16))
+        let path = "\(root)/workspaces/\(id)"
+        if !FileSystem.exists(path) {
+            try FileSystem.makeDirectories(path)
+            try Materializer.writeAtomically(Array((workspaceRoot + "\n").utf8), to: path + "/root")
+        }
+        return path
+    }
+
+    // MARK: BlobStore
+
+    public func contains(_ digest: Digest) -> Bool { FileSystem.exists(blobPath(digest)) }
+
+    public func put(fileAt path: String) throws -> FileFingerprint {
+        let source = open(path, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw FileSystem.ioError("cannot read", path) }
+        defer { close(source) }
+        let temp = temporaryPath()
+        let target = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        guard target >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+        var ok = false
+        defer { if !ok { unlink(temp) } }
+        let sha = SHA256()
+        let xxh = XXH128Hasher()
+        var size: UInt64 = 0
+        try buffer.withUnsafeMutableBytes { raw in
+            while true {
+                let n = Glibc.read(source, raw.baseAddress, raw.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystem.ioError("cannot read", path)
+                }
+                if n == 0 { break }
+                sha.update(raw.baseAddress!, count: n)
+                xxh.update(raw.baseAddress!, count: n)
+                size += UInt64(n)
+                var offset = 0
+                while offset < n {
+                    let w = write(target, raw.baseAddress! + offset, n - offset)
+                    if w < 0 {
+                        if errno == EINTR { continue }
+                        let code = errno
+                        close(target)
+                        throw FileSystem.ioError("cannot write", temp, errno: code)
+                    }
+                    offset += w
+                }
+            }
+        }
+        close(target)
+        let fingerprint = FileFingerprint(sha256: sha.finish(), xxh128: xxh.finish(), size: size)
+        try commit(temp: temp, as: fingerprint.sha256)
+        ok = true
+        return fingerprint
+    }
+
+    public func put(bytes: [UInt8]) throws -> Digest {
+        let digest = SHA256.hash(bytes)
+        if contains(digest) { return digest }
+        let temp = temporaryPath()
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+        do {
+            try FileSystem.writeAll(fd, bytes, path: temp)
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        try commit(temp: temp, as: digest)
+        return digest
+    }
+
+    /// Moves a finished temp file into place under its digest (an existing blob wins).
+    private func commit(temp: String, as digest: Digest) throws {
+        let path = blobPath(digest)
+        if FileSystem.exists(path) {
+            unlink(temp)
+            return
+        }
+        if rename(temp, path) != 0 {
+            if errno == ENOENT {
+                try FileSystem.makeDirectories(Path.directory(of: path))
+                if rename(temp, path) == 0 { return }
+            }
+            let code = errno
+            unlink(temp)
+            throw FileSystem.ioError("cannot store blob", path, errno: code)
+        }
+    }
+
+    public func read(_ digest: Digest) throws -> [UInt8]? {
+        let path = blobPath(digest)
+        guard FileSystem.exists(path) else { return nil }
+        let bytes = try FileSystem.readFile(path)
+        guard SHA256.hash(bytes) == digest else {
+            quarantine(digest)
+            return nil
+        }
+        return bytes
+    }
+
+    public func copy(_ digest: Digest, to fd: Int32) throws -> Bool {
+        let path = blobPath(digest)
+        let source = open(path, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { return false }
+        defer { close(source) }
+        let sha = SHA256()
+        try buffer.withUnsafeMutableBytes { raw in
+            while true {
+                let n = Glibc.read(source, raw.baseAddress, raw.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystem.ioError("cannot read", path)
+                }
+                if n == 0 { break }
+                sha.update(raw.baseAddress!, count: n)
+                var offset = 0
+                while offset < n {
+                    let w = write(fd, raw.baseAddress! + offset, n - offset)
+                    if w < 0 {
+                        if errno == EINTR { continue }
+                        throw FileSystem.ioError("cannot write restored file for", path)
+                    }
+                    offset += w
+                }
+            }
+        }
+        guard sha.finish() == digest else {
+            quarantine(digest)
+            return false
+        }
+        return true
+    }
+
+    /// A blob whose bytes do not match its name is removed: the next build recreates it.
+    private func quarantine(_ digest: Digest) {
+        unlink(blobPath(digest))
+    }
+
+    // MARK: ActionCache
+
+    public func result(for key: ActionKey) throws -> ActionResult? {
+        let path = actionPath(key)
+        guard let bytes = try? FileSystem.readFile(path) else { return nil }
+        // A damaged entry is a miss, never an error: the action simply runs again.
+        guard let json = try? JSON.parse(bytes), let result = try? ActionResult(json: json) else { return nil }
+        return result
+    }
+
+    public func store(_ result: ActionResult, for key: ActionKey) throws {
+        let path = actionPath(key)
+        let temp = temporaryPath()
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+        do {
+            try FileSystem.writeAll(fd, result.json.canonicalBytes + [0x0A], path: temp)
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        if rename(temp, path) != 0 {
+            if errno == ENOENT {
+                try FileSystem.makeDirectories(Path.directory(of: path))
+                if rename(temp, path) == 0 { return }
+            }
+            let code = errno
+            unlink(temp)
+            throw FileSystem.ioError("cannot store action result", path, errno: code)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import CXXHash
+
+/// The outcome of a step in one run, as the output contract names it.
+public enum StepStatus: String, Sendable, CaseIterable {
+    case upToDate = "up_to_date"
+    case restored
+    case ran
+    case failed
+    case skipped
+    case canceled
+
+    public var succeeded: Bool { self == .upToDate || self == .restored || self == .ran }
+}
+
+/// What the last run of a step left in this workspace: enough to decide "up to date" without
+/// reading the action cache, and to explain later why it ran.
+public struct StepRecord: Sendable, Equatable {
+    public var name: String
+    public var key: ActionKey
+    public var status: StepStatus
+    /// Why it ran (or was restored) last time, as shown to the user.
+    public var reason: String
+    public var inputs: [(path: String, digest: Digest)]
+    /// Canonical JSON of the action description without its inputs.
+    public var definition: [UInt8]
+    public var result: ActionResult
+    public var finishedAt: Int64
+
+    public init(name: String, key: ActionKey, status: StepStatus, reason: String, inputs: [(path: String, digest: Digest)],
+                definition: [UInt8], result: ActionResult, finishedAt: Int64) {
+        self.name = name
+        self.key = key
+        self.status = status
+        self.reason = reason
+        self.inputs = inputs
+        self.definition = definition
+        self.result = result
+        self.finishedAt = finishedAt
+    }
+
+    public static func == (a: StepRecord, b: StepRecord) -> Bool {
+        a.name == b.name && a.key == b.key && a.status == b.status && a.reason == b.reason && a.definition == b.definition
+            && a.result == b.result && a.finishedAt == b.finishedAt && a.inputs.map(\.path) == b.inputs.map(\.path)
+            && a.inputs.map(\.digest) == b.inputs.map(\.digest)
+    }
+}
+
+/// Every step's last record in one workspace, in one binary file replaced atomically at the
+/// end of a run (ninja's .ninja_log, with content digests).
+public final class StepRecords {
+    static let magic = "PLSTEP01"
+    public let path: String?
+    public private(set) var records: [String: StepRecord] = [:]
+    public private(set) var isDirty = false
+    /// Set when the file existed but could not be read (it is then treated as empty).
+    public private(set) var wasDamaged = false
+
+    public init(path: String?) {
+        self.path = path
+        guard let path, let bytes = try? FileSystem.readFile(path) else { return }
+        if let decoded = StepRecords.decode(bytes) { records = decoded } else { wasDamaged = true }
+    }
+
+    public subscript(name: String) -> StepRecord? { records[name] }
+
+    public func update(_ record: StepRecord) {
+        records[record.name] = record
+        isDirty = true
+    }
+
+    public func remove(_ name: String) {
+        if records.removeValue(forKey: name) != nil { isDirty = true }
+    }
+
+    public func save() throws {
+        guard isDirty, let path else { return }
+        try Materializer.writeAtomically(StepRecords.encode(records), to: path)
+        isDirty = false
+    }
+
+    static func encode(_ records: [String: StepRecord]) -> [UInt8] {
+        var w = BinaryWriter(magic: magic)
+        w.u32(UInt32(records.count))
+        for name in records.keys.sorted() {
+            let r = records[name]!
+            w.string(r.name)
+            w.digest(r.key.digest)
+            w.string(r.status.rawValue)
+            w.string(r.reason)
+            w.u32(UInt32(r.inputs.count))
+            for input in r.inputs { w.string(input.path); w.digest(input.digest) }
+            w.string(String(decoding: r.definition, as: UTF8.self))
+            w.u32(UInt32(r.result.files.count))
+            for f in r.result.files {
+                w.string(f.path); w.digest(f.digest); w.u64(f.size); w.u32(f.mode)
+                w.string(f.linkTarget ?? ""); w.u8(f.linkTarget == nil ? 0 : 1)
+            }
+            w.u32(UInt32(r.result.directories.count))
+            for d in r.result.directories { w.string(d) }
+            w.u32(UInt32(bitPattern: r.result.exitCode))
+            w.digest(r.result.stdout); w.digest(r.result.stderr)
+            w.i64(r.result.durationNanos)
+            w.i64(r.finishedAt)
+        }
+        var bytes = w.bytes
+        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, $0.count) }
+        withUnsafeBytes(of: check.littleEndian) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) -> [String: StepRecord]? {
+        guard bytes.count >= 16 else { return nil }
+        let body = bytes.count - 8
+        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, body) }
+        let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: body, as: UInt64.self)) }
+        guard check == stored, var r = BinaryReader(Array(bytes[0..<body]), magic: magic) else { return nil }
+        do {
+            let count = Int(try r.u32())
+            var records: [String: StepRecord] = [:]
+            records.reserveCapacity(count)
+            for _ in 0..<count {
+                let name = try r.string()
+                let key = ActionKey(try r.digest())
+                guard let status = StepStatus(rawValue: try r.string()) else { return nil }
+                let reason = try r.string()
+                let inputCount = Int(try r.u32())
+                var inputs: [(path: String, digest: Digest)] = []
+                inputs.reserveCapacity(inputCount)
+                for _ in 0..<inputCount { inputs.append((try r.string(), try r.digest())) }
+                let definition = Array(try r.string().utf8)
+                let fileCount = Int(try r.u32())
+                var files: [OutputFile] = []
+                files.reserveCapacity(fileCount)
+                for _ in 0..<fileCount {
+                    let path = try r.string(), digest = try r.digest(), size = try r.u64(), mode = try r.u32()
+                    let link = try r.string()
+                    let isLink = try r.u8() == 1
+                    files.append(OutputFile(path: path, digest: digest, size: size, mode: mode, linkTarget: isLink ? link : nil))
+                }
+                let dirCount = Int(try r.u32())
+                var directories: [String] = []
+                for _ in 0..<dirCount { directories.append(try r.string()) }
+                let exitCode = Int32(bitPattern: try r.u32())
+                let stdout = try r.digest(), stderr = try r.digest()
+                let duration = try r.i64()
+                let finishedAt = try r.i64()
+                let result = ActionResult(files: files, directories: directories, exitCode: exitCode, stdout: stdout, stderr: stderr,
+                                          durationNanos: duration)
+                records[name] = StepRecord(name: name, key: key, status: status, reason: reason, inputs: inputs, definition: definition,
+                                           result: result, finishedAt: finishedAt)
+            }
+            return records
+        } catch {
+            return nil
+        }
+    }
+}

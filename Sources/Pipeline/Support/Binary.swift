@@ -1,0 +1,67 @@
+/// Little-endian binary encoding for the store's internal state files (stat cache, step
+/// records): an order of magnitude faster to load than JSON.
+public struct BinaryWriter {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(magic: String) { bytes.append(contentsOf: magic.utf8) }
+
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
+    public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { buffer in
+            u32(UInt32(buffer.count))
+            bytes.append(contentsOf: buffer)
+        }
+    }
+    public mutating func digest(_ d: Digest) { for w in [d.w0, d.w1, d.w2, d.w3] { u64(w) } }
+}
+
+public struct BinaryReader {
+    let bytes: [UInt8]
+    var offset: Int
+
+    public struct Corrupt: Error {}
+
+    /// Starts after `magic`; nil when the bytes do not start with it.
+    public init?(_ bytes: [UInt8], magic: String) {
+        let m = Array(magic.utf8)
+        guard bytes.count >= m.count, Array(bytes[0..<m.count]) == m else { return nil }
+        self.bytes = bytes
+        offset = m.count
+    }
+
+    public var atEnd: Bool { offset >= bytes.count }
+
+    mutating func take(_ n: Int) throws -> Int {
+        guard n >= 0, offset + n <= bytes.count else { throw Corrupt() }
+        defer { offset += n }
+        return offset
+    }
+
+    public mutating func u8() throws -> UInt8 { bytes[try take(1)] }
+
+    public mutating func u32() throws -> UInt32 {
+        let at = try take(4)
+        return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+    }
+
+    public mutating func u64() throws -> UInt64 {
+        let at = try take(8)
+        return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+    }
+
+    public mutating func i64() throws -> Int64 { Int64(bitPattern: try u64()) }
+
+    public mutating func string() throws -> String {
+        let n = Int(try u32())
+        let at = try take(n)
+        return String(decoding: bytes[at..<at + n], as: UTF8.self)
+    }
+
+    public mutating func digest() throws -> Digest {
+        Digest(w0: try u64(), w1: try u64(), w2: try u64(), w3: try u64())
+    }
+}

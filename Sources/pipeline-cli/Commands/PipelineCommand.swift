@@ -1,0 +1,33 @@
+import ArgumentParser
+import Pipeline
+
+struct PipelineCommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "A declarative, content-addressed build pipeline.",
+        version: "pipeline \(version)",
+        subcommands: [Run.self, ListSteps.self, GraphCommand.self, Explain.self, Clean.self, Hash.self],
+        defaultSubcommand: nil
+    )
+}
+
+/// Where the Pipelinefile and store are; shared by every command that reads them.
+struct WorkspaceOptions: ParsableArguments {
+    @Option(name: .customShort("C"), help: "Run as if started in DIR.")
+    var directory: String?
+
+    @Option(name: .customShort("f"), help: "The Pipelinefile to use (default: nearest Pipelinefile.yaml).")
+    var file: String?
+
+    @Option(help: "The store folder (default: .pipeline beside the Pipelinefile; or PIPELINE_STORE).")
+    var store: String?
+
+    @Flag(help: "Print JSON lines on stdout (human text goes to stderr).")
+    var json = false
+
+    func workspace(_ environment: [String: String]) throws -> Workspace {
+        try Workspace.locate(directory: directory, file: file, store: store, environment: environment)
+    }
+}

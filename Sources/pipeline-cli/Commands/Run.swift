@@ -1,0 +1,58 @@
+import ArgumentParser
+import Executors
+import Glibc
+import Pipeline
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Build targets: run what changed, restore what is cached.")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "Steps to build (default: the Pipelinefile's `default:`, else every step).")
+    var targets: [String] = []
+
+    @Option(name: .customShort("j"), help: "Run N commands at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Flag(name: [.customShort("k"), .long], help: "Keep going: build what does not depend on a failed step.")
+    var keepGoing = false
+
+    @Flag(name: [.customShort("n"), .long], help: "Print what would run and why; run nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print why each step runs.")
+    var explain = false
+
+    @Option(help: "Run STEP even if it is up to date (repeatable).")
+    var force: [String] = []
+
+    @Flag(help: "Fail with lease_conflict instead of waiting when another run holds the workspace.")
+    var noWait = false
+
+    func validate() throws {
+        if let jobs, jobs < 1 { throw ValidationError("-j must be at least 1") }
+    }
+
+    func run() throws {
+        let environment = Output.environment
+        let executor = LocalExecutor(handlesSignals: true)
+        let printer = EventPrinter(json: workspaceOptions.json, explain: explain || dryRun, environment: environment)
+        let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: printer)
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let (file, graph) = try engine.load()
+        for name in force where graph.index(of: name) == nil {
+            throw PipelineError(.unknownStep, "--force names unknown step '\(name)'\(Suggestion.hint(for: name, in: graph.names))")
+        }
+        _ = file
+        let report = try engine.build(targets: targets,
+                                      options: RunOptions(jobs: jobs ?? max(1, cores), keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
+                                      wait: !noWait, executor: executor)
+        guard let failure = report.failure else { return }
+        if workspaceOptions.json {
+            let failed = report.summary.failed.map(\.step)
+            let message = failure == .interrupted ? "interrupted" : "step failed: \(failed.joined(separator: ", "))"
+            ErrorReport.print(PipelineError(failure, message, step: failed.first), json: true)
+        }
+        throw CommandExit(status: ExitStatus.of(failure))
+    }
+}
