@@ -27,6 +27,7 @@ let package = Package(
         ]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Rules", "Executors"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "CLITests", dependencies: ["pipeline-cli", "Pipeline"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -28,7 +28,8 @@ public final class StatCache {
     static let magic = "PLSTAT01"
     /// A file changed less than this before it was hashed may change again within the same
     /// timestamp tick: such entries are re-proven with XXH3 instead of trusted by stat.
-    static let racyWindowNanos: Int64 = 2_000_000_000
+    /// Timestamps advance in kernel ticks (≤ 10 ms); 100 ms leaves a wide margin.
+    public var racyWindowNanos: Int64 = 100_000_000
 
     public let path: String?
     public private(set) var entries: [String: Entry] = [:]
@@ -52,7 +53,7 @@ public final class StatCache {
     public func digest(of absolutePath: String, key: String, stat st: FileStat) throws -> Digest {
         let now = pl_wall_ns()
         if var entry = entries[key], entry.size == st.size {
-            if entry.sameStat(st), entry.verifiedAt - max(st.mtimeNanos, st.ctimeNanos) > StatCache.racyWindowNanos {
+            if entry.sameStat(st), entry.verifiedAt - max(st.mtimeNanos, st.ctimeNanos) > racyWindowNanos {
                 counts[.stat, default: 0] += 1
                 return entry.sha256
             }

@@ -142,7 +142,10 @@ extension JSON {
         if let e = text.firstIndex(of: "e") {
             let mantissa = text[..<e]
             var exponent = String(text[text.index(after: e)...])
-            if !exponent.hasPrefix("-") && !exponent.hasPrefix("+") { exponent = "+" + exponent }
+            var sign = "+"
+            if exponent.hasPrefix("-") || exponent.hasPrefix("+") { sign = String(exponent.removeFirst()) }
+            while exponent.count > 1 && exponent.hasPrefix("0") { exponent.removeFirst() }
+            exponent = (sign == "-" ? "-" : "+") + exponent
             var m = String(mantissa)
             if m.hasSuffix(".0") { m.removeLast(2) }
             text = m + "e" + exponent

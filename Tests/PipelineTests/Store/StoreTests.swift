@@ -1,0 +1,90 @@
+import Glibc
+import XCTest
+
+@testable import Pipeline
+
+final class StoreTests: XCTestCase {
+    func testBlobsAndActionResultsRoundTrip() throws {
+        let ws = TestWorkspace()
+        let store = try LocalStore(root: ws.path(".pipeline"))
+        ws.write("f.txt", "hello")
+        let fingerprint = try store.put(fileAt: ws.path("f.txt"))
+        XCTAssertEqual(fingerprint.sha256, SHA256.hash("hello"))
+        XCTAssertEqual(try store.read(fingerprint.sha256), Array("hello".utf8))
+        let result = ActionResult(files: [OutputFile(path: "f.txt", digest: fingerprint.sha256, size: 5, mode: 0o644)], directories: ["d"],
+                                  stdout: .empty, stderr: SHA256.hash("warn"), durationNanos: 42)
+        let key = ActionKey(SHA256.hash("key"))
+        try store.store(result, for: key)
+        XCTAssertEqual(try store.result(for: key), result)
+        XCTAssertNil(try store.result(for: ActionKey(SHA256.hash("other"))))
+    }
+
+    func testDamagedActionResultIsAMiss() throws {
+        let ws = TestWorkspace()
+        let store = try LocalStore(root: ws.path(".pipeline"))
+        let key = ActionKey(SHA256.hash("key"))
+        try store.store(ActionResult(files: []), for: key)
+        try Materializer.writeAtomically(Array("{\"schema_id\":".utf8), to: store.actionPath(key))
+        XCTAssertNil(try store.result(for: key))
+    }
+
+    func testFormatVersionMismatchIsAClearError() throws {
+        let ws = TestWorkspace()
+        _ = try LocalStore(root: ws.path(".pipeline"))
+        ws.write(".pipeline/format", "pipeline-store 99\n")
+        XCTAssertThrowsError(try LocalStore(root: ws.path(".pipeline"))) { error in
+            let e = error as! PipelineError
+            XCTAssertEqual(e.code, .storeFormat)
+            XCTAssertTrue(e.message.contains("format 99"), e.message)
+            XCTAssertTrue(e.hint?.contains("pipeline clean --store") ?? false)
+        }
+    }
+
+    func testStatCacheSkipsUnchangedAndProvesTouchedFiles() throws {
+        let ws = TestWorkspace()
+        ws.write("a.txt", "same")
+        let cache = StatCache(path: ws.path("statcache"))
+        let first = try cache.digest(of: ws.path("a.txt"), key: "a.txt")?.digest
+        XCTAssertEqual(first, SHA256.hash("same"))
+        XCTAssertEqual(cache.counts[.fullHash], 1)
+        try cache.save()
+
+        let reloaded = StatCache(path: ws.path("statcache"))
+        reloaded.racyWindowNanos = -1  // the file was just written: trust its stat anyway
+        XCTAssertEqual(try reloaded.digest(of: ws.path("a.txt"), key: "a.txt")?.digest, first)
+        XCTAssertEqual(reloaded.counts[.stat], 1)
+
+        // touch: times change, content does not → XXH3 proves it, no SHA-256.
+        var times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+        XCTAssertEqual(utimensat(AT_FDCWD, ws.path("a.txt"), &times, 0), 0)
+        XCTAssertEqual(try reloaded.digest(of: ws.path("a.txt"), key: "a.txt")?.digest, first)
+        XCTAssertEqual(reloaded.counts[.quickHash], 1)
+        XCTAssertEqual(reloaded.counts[.fullHash], 0)
+
+        // Same size, new content: detected.
+        ws.write("a.txt", "diff")
+        XCTAssertEqual(try reloaded.digest(of: ws.path("a.txt"), key: "a.txt")?.digest, SHA256.hash("diff"))
+    }
+
+    func testDamagedStateFilesReadAsEmpty() throws {
+        let ws = TestWorkspace()
+        ws.write("steps", "PLSTEP01 garbage garbage garbage")
+        let records = StepRecords(path: ws.path("steps"))
+        XCTAssertTrue(records.wasDamaged)
+        XCTAssertTrue(records.records.isEmpty)
+        ws.write("statcache", "PLSTAT01\u{0}\u{0}")
+        XCTAssertTrue(StatCache(path: ws.path("statcache")).entries.isEmpty)
+    }
+
+    func testStepRecordsRoundTrip() throws {
+        let ws = TestWorkspace()
+        let records = StepRecords(path: ws.path("steps"))
+        let record = StepRecord(name: "a", key: ActionKey(SHA256.hash("k")), status: .ran, reason: "no previous run",
+                                inputs: [("in.txt", SHA256.hash("in"))], definition: Array("{}".utf8),
+                                result: ActionResult(files: [OutputFile(path: "l", digest: SHA256.hash("t"), size: 1, mode: 0o777, linkTarget: "t")]),
+                                finishedAt: 7)
+        records.update(record)
+        try records.save()
+        XCTAssertEqual(StepRecords(path: ws.path("steps"))["a"], record)
+    }
+}
