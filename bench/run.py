@@ -42,6 +42,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
+sys.dont_write_bytecode = True  # keep bench/ free of __pycache__
 import gen  # noqa: E402
 
 

@@ -167,3 +167,11 @@ int64_t pl_wall_ns(void) {
 }
 
 int pl_errno(void) { return errno; }
+
+int pl_syncfs_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int rc = syncfs(fd) == 0 ? 0 : errno;
+    close(fd);
+    return rc;
+}

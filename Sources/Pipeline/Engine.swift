@@ -19,9 +19,25 @@ public final class Engine {
         self.events = events
     }
 
+    private var loaded: (file: Pipelinefile, graph: Graph)?
+
+    /// Reads and validates the Pipelinefile (once per engine).
     public func load() throws -> (file: Pipelinefile, graph: Graph) {
-        let file = try PipelinefileParser(registry: registry).parse(path: workspace.pipelinefile, displayPath: workspace.displayPath)
-        return (file, try Graph(file))
+        if let loaded { return loaded }
+        let bytes = try FileSystem.readFile(workspace.pipelinefile)
+        let digest = SHA256.hash(bytes)
+        let planPath = LocalStore.workspaceStatePath(store: workspace.storePath, workspaceRoot: workspace.root) + "/plan"
+        let rules = registry.knownNames
+        if let cached = PlanCache.load(path: planPath, digest: digest, displayPath: workspace.displayPath, rules: rules) {
+            loaded = cached
+            return cached
+        }
+        let result = try PipelinefileParser(registry: registry).parseWithGraph(bytes: bytes, displayPath: workspace.displayPath)
+        if FileSystem.isDirectory(Path.directory(of: planPath)) {
+            try? PlanCache.save(result.file, graph: result.graph, rules: rules, to: planPath)
+        }
+        loaded = result
+        return result
     }
 
     /// Targets by name (none: the `default:` list, else every step) and everything they need.

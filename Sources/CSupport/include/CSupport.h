@@ -49,4 +49,9 @@ int64_t pl_wall_ns(void);
 /// The value of errno after a failed call.
 int pl_errno(void);
 
+
+
+/// syncfs(2) on the filesystem holding `path`: one flush for many staged files. 0 or errno.
+int pl_syncfs_path(const char *path);
+
 #endif

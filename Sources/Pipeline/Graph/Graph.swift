@@ -70,6 +70,26 @@ public struct Graph: Sendable {
         self.order = try Graph.topologicalOrder(steps: steps, dependencies: dependencies)
     }
 
+    /// A graph validated before (the plan cache): no checks, only the derived tables.
+    init(validated steps: [Step], dependencies: [[Int]], order: [Int]) {
+        self.steps = steps
+        var indexByName: [String: Int] = [:]
+        indexByName.reserveCapacity(steps.count)
+        var producers: [String: Int] = [:]
+        producers.reserveCapacity(steps.count)
+        for (index, step) in steps.enumerated() {
+            indexByName[step.name] = index
+            for output in step.outputs { producers[output] = index }
+        }
+        var dependents = [[Int]](repeating: [], count: steps.count)
+        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
+        self.indexByName = indexByName
+        self.producers = producers
+        self.dependencies = dependencies
+        self.dependents = dependents
+        self.order = order
+    }
+
     /// The step producing `path`: an exact output, or an output directory containing it.
     static func producer(of path: String, in producers: [String: Int]) -> Int? {
         if let exact = producers[path] { return exact }

@@ -68,6 +68,16 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { hex }
 
+    /// Appends the 64 hex digits to a byte buffer (no intermediate String).
+    public func appendHex(to out: inout [UInt8]) {
+        for w in [w0, w1, w2, w3] {
+            for k in stride(from: 60, through: 0, by: -4) {
+                let nibble = UInt8((w >> UInt64(k)) & 0xF)
+                out.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble)
+            }
+        }
+    }
+
     public static func < (a: Digest, b: Digest) -> Bool { (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3) }
 
     /// SHA-256 of the empty string.

@@ -34,10 +34,19 @@ public struct ActionDescription: Sendable, Equatable {
         self.with = with
         self.env = env
         self.secrets = secrets
-        self.inputs = inputs.sorted { $0.path < $1.path }
-        self.outputs = outputs.sorted()
+        self.inputs = ActionDescription.isSorted(inputs.lazy.map(\.path)) ? inputs : inputs.sorted { $0.path < $1.path }
+        self.outputs = ActionDescription.isSorted(outputs) ? outputs : outputs.sorted()
         self.timeout = timeout
         self.platform = platform
+    }
+
+    static func isSorted<S: Sequence>(_ items: S) -> Bool where S.Element == String {
+        var previous: String?
+        for item in items {
+            if let p = previous, !(p < item) { return false }
+            previous = item
+        }
+        return true
     }
 
     public static func == (a: ActionDescription, b: ActionDescription) -> Bool {
@@ -104,14 +113,25 @@ public struct ActionDescription: Sendable, Equatable {
         case nil: raw("null")
         }
         raw(",\"env\":")
-        JSON.write(.object(env.mapValues(JSON.string)), into: &out)
+        if env.isEmpty {
+            raw("{}")
+        } else {
+            raw("{")
+            for (i, name) in env.keys.sorted(by: JSON.utf16Less).enumerated() {
+                if i > 0 { raw(",") }
+                JSON.writeString(name, into: &out)
+                raw(":")
+                JSON.writeString(env[name]!, into: &out)
+            }
+            raw("}")
+        }
         raw(",\"inputs\":[")
         for (i, input) in inputs.enumerated() {
             if i > 0 { raw(",") }
             raw("[")
             JSON.writeString(input.path, into: &out)
             raw(",\"")
-            out.append(contentsOf: input.digest.hex.utf8)
+            input.digest.appendHex(to: &out)
             raw("\"]")
         }
         raw("],\"kind\":")
@@ -128,11 +148,11 @@ public struct ActionDescription: Sendable, Equatable {
         raw(",\"salt\":")
         JSON.writeString(ActionDescription.salt, into: &out)
         raw(",\"secrets\":")
-        JSON.write(.object(secrets.mapValues(JSON.bool)), into: &out)
+        if secrets.isEmpty { raw("{}") } else { JSON.write(.object(secrets.mapValues(JSON.bool)), into: &out) }
         raw(",\"timeout\":")
         if let timeout { out.append(contentsOf: JSON.formatNumber(timeout).utf8) } else { raw("null") }
         raw(",\"with\":")
-        JSON.write(with ?? .null, into: &out)
+        if let with { JSON.write(with, into: &out) } else { raw("null") }
         raw("}")
         return out
     }

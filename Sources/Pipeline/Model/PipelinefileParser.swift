@@ -17,6 +17,11 @@ public struct PipelinefileParser {
     }
 
     public func parse(bytes: [UInt8], displayPath: String = "Pipelinefile.yaml") throws -> Pipelinefile {
+        try parseWithGraph(bytes: bytes, displayPath: displayPath).file
+    }
+
+    /// The file and its validated graph (built once).
+    public func parseWithGraph(bytes: [UInt8], displayPath: String = "Pipelinefile.yaml") throws -> (file: Pipelinefile, graph: Graph) {
         let file = displayPath
         let start = SourceLocation(file: file, line: 1, column: 1)
         guard let root = try YAMLReader.read(bytes, file: file), !root.isNull else {
@@ -60,7 +65,7 @@ public struct PipelinefileParser {
             }
         }
         file_.defaultTargets = defaults
-        return file_
+        return (file_, graph)
     }
 
     // MARK: Steps

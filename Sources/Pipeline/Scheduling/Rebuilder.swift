@@ -33,17 +33,16 @@ public final class Rebuilder {
     /// The files a step consumes with their digests, sorted by path: its input patterns
     /// expanded, plus every file its needed steps produced (`produced`).
     public func inputs(of step: Step, produced: [String: Digest], neededFiles: [String]) throws -> [(path: String, digest: Digest)] {
-        var digests: [String: Digest] = [:]
-        for path in neededFiles { digests[path] = produced[path] }
+        var found: [(path: String, digest: Digest)] = []
+        found.reserveCapacity(neededFiles.count + step.inputs.count)
+        for path in neededFiles { if let digest = produced[path] { found.append((path, digest)) } }
         for (index, pattern) in step.inputs.enumerated() {
             if Glob.isPattern(pattern) {
-                for path in expand(Glob(pattern)) where digests[path] == nil {
-                    digests[path] = try produced[path] ?? digest(of: path)
-                }
+                for path in expand(Glob(pattern)) { found.append((path, try produced[path] ?? digest(of: path))) }
                 continue
             }
             if let known = produced[pattern] {
-                digests[pattern] = known
+                found.append((pattern, known))
                 continue
             }
             let path = absolute(pattern)
@@ -52,12 +51,17 @@ public final class Rebuilder {
                                     location: step.inputLocations[safe: index], step: step.name, path: pattern)
             }
             if st.kind == .directory {
-                for file in filesUnder(pattern) where digests[file] == nil { digests[file] = try produced[file] ?? digest(of: file) }
+                for file in filesUnder(pattern) { found.append((file, try produced[file] ?? digest(of: file))) }
             } else {
-                digests[pattern] = try statCache.digest(of: path, key: pattern, stat: st)
+                found.append((pattern, try statCache.digest(of: path, key: pattern, stat: st)))
             }
         }
-        return digests.map { ($0.key, $0.value) }.sorted { $0.path < $1.path }
+        // Sorted by path, each path once.
+        found.sort { $0.path < $1.path }
+        var unique: [(path: String, digest: Digest)] = []
+        unique.reserveCapacity(found.count)
+        for entry in found where unique.last?.path != entry.path { unique.append(entry) }
+        return unique
     }
 
     func digest(of relative: String) throws -> Digest {
@@ -148,31 +152,33 @@ public final class Rebuilder {
 
     // MARK: Keys
 
-    /// The environment a step's command sees, and the values that enter its key.
-    public func environment(for step: Step) -> (process: [String: String], key: [String: String], secrets: [String: Bool]) {
-        var process: [String: String] = [
-            "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": "UTC",
-        ]
-        if let home = callerEnvironment["HOME"] { process["HOME"] = home }
+    static let defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+    /// The declared env values that enter a step's key, and which secrets are set.
+    public func keyEnvironment(for step: Step) -> (values: [String: String], secrets: [String: Bool]) {
+        if step.env.passThrough.isEmpty && step.env.values.isEmpty && step.env.secrets.isEmpty { return ([:], [:]) }
         var key: [String: String] = [:]
         for name in step.env.passThrough {
             if let value = callerEnvironment[name] {
-                process[name] = value
                 key[name] = value
             } else if name == "PATH" {
-                key[name] = process[name]
+                key[name] = Rebuilder.defaultPath
             }
         }
-        for (name, value) in step.env.values {
-            process[name] = value
-            key[name] = value
-        }
+        for (name, value) in step.env.values { key[name] = value }
         var secrets: [String: Bool] = [:]
-        for name in step.env.secrets {
-            secrets[name] = callerEnvironment[name] != nil
-            if let value = callerEnvironment[name] { process[name] = value }
-        }
-        return (process, key, secrets)
+        for name in step.env.secrets { secrets[name] = callerEnvironment[name] != nil }
+        return (key, secrets)
+    }
+
+    /// The environment a step's command sees: a fixed base plus what it declares.
+    public func processEnvironment(for step: Step) -> [String: String] {
+        var process: [String: String] = ["PATH": Rebuilder.defaultPath, "LANG": "C.UTF-8", "TZ": "UTC"]
+        if let home = callerEnvironment["HOME"] { process["HOME"] = home }
+        for name in step.env.passThrough { if let value = callerEnvironment[name] { process[name] = value } }
+        for (name, value) in step.env.values { process[name] = value }
+        for name in step.env.secrets { if let value = callerEnvironment[name] { process[name] = value } }
+        return process
     }
 
     public func describe(_ step: Step, inputs: [(path: String, digest: Digest)], env: [String: String], secrets: [String: Bool]) -> ActionDescription {
@@ -272,25 +278,36 @@ public final class Rebuilder {
 
     // MARK: Restoring and storing
 
-    /// Puts a cached result's outputs in place; false when a blob turned out missing or
-    /// corrupt (the caller then runs the step).
+    /// Restores staged but not yet in place; `flushRestores` puts them there.
+    private lazy var pendingRestores = MaterializeBatch(materializer: materializer)
+
+    /// Stages a cached result's outputs; false when a blob turned out missing or corrupt
+    /// (nothing of this result is staged then, and the caller runs the step). The files are
+    /// in place after the next `flushRestores()`.
     public func restore(_ result: ActionResult) throws -> Bool {
         for directory in result.directories {
             let path = try materializer.absolutePath(directory)
             try FileSystem.makeDirectories(path)
         }
+        let mark = pendingRestores.mark
         for file in result.files {
             let path = absolute(file.path)
             if file.linkTarget == nil, let st = FileSystem.stat(path), st.kind == .file, st.mode == file.mode,
                (try? statCache.digest(of: path, key: file.path, stat: st)) == file.digest {
                 continue  // already right
             }
-            guard try materializer.restore(file, from: store) else { return false }
-            if file.linkTarget == nil, let st = FileSystem.stat(path) {
-                statCache.record(key: file.path, stat: st, fingerprint: FileFingerprint(sha256: file.digest, xxh128: try FileHasher().quickFingerprint(path), size: file.size))
+            statCache.forget(file.path)
+            guard try pendingRestores.stage(file, from: store) else {
+                pendingRestores.discard(after: mark)
+                return false
             }
         }
         return true
+    }
+
+    /// Puts every staged restore in place (before a command may read them, and at the end).
+    public func flushRestores() throws {
+        try pendingRestores.commit()
     }
 
     /// After a successful command: every declared output must exist; each file goes into
@@ -362,6 +379,7 @@ public final class Rebuilder {
     }
 
     public func save() throws {
+        try flushRestores()
         try statCache.save()
         try records.save()
     }

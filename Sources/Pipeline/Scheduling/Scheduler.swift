@@ -63,11 +63,12 @@ public final class Scheduler {
     /// Runs the selected steps (a dependency-closed set, in topological order).
     public func run(_ selection: [Int], options: RunOptions) throws -> RunSummary {
         let started = pl_monotonic_ns()
-        let selected = Set(selection)
+        var selected = [Bool](repeating: false, count: graph.steps.count)
+        for i in selection { selected[i] = true }
         status = Array(repeating: nil, count: graph.steps.count)
         filesOf = Array(repeating: [], count: graph.steps.count)
         var remaining = [Int](repeating: 0, count: graph.steps.count)
-        for i in selection { remaining[i] = graph.dependencies[i].filter { selected.contains($0) }.count }
+        for i in selection { remaining[i] = graph.dependencies[i].filter { selected[$0] }.count }
         var ready = selection.filter { remaining[$0] == 0 }
         var readyHead = 0
         let total = selection.filter { !graph.steps[$0].isAlias }.count
@@ -77,7 +78,7 @@ public final class Scheduler {
         events.emit(.planned(steps: selection.map { graph.steps[$0].name }))
 
         func release(_ i: Int) {
-            for d in graph.dependents[i] where selected.contains(d) {
+            for d in graph.dependents[i] where selected[d] {
                 remaining[d] -= 1
                 if remaining[d] == 0 { ready.append(d) }
             }
@@ -102,7 +103,7 @@ public final class Scheduler {
                 readyHead += 1
                 let step = graph.steps[i]
                 if !step.isAlias { processed += 1 }
-                if let blocker = graph.dependencies[i].first(where: { selected.contains($0) && !(status[$0]?.succeeded ?? false) }) {
+                if let blocker = graph.dependencies[i].first(where: { selected[$0] && !(status[$0]?.succeeded ?? false) }) {
                     let blockerStatus = status[blocker]
                     let message = blockerStatus == .failed ? "\(graph.steps[blocker].name) failed" : "\(graph.steps[blocker].name) did not run"
                     finish(i, StepOutcome(step: step.name, status: .skipped, message: message))
@@ -162,9 +163,9 @@ public final class Scheduler {
             return StepOutcome(step: step.name, status: .ran, reason: .dependencyPending(graph.steps[pending].name),
                                command: commandText(step), dryRun: true)
         }
-        let env = rebuilder.environment(for: step)
+        let env = rebuilder.keyEnvironment(for: step)
         let inputs = try rebuilder.inputs(of: step, produced: produced, neededFiles: neededFiles)
-        let description = rebuilder.describe(step, inputs: inputs, env: env.key, secrets: env.secrets)
+        let description = rebuilder.describe(step, inputs: inputs, env: env.values, secrets: env.secrets)
         let key = rebuilder.key(of: description)
         var decision = try rebuilder.decide(step, description: description, key: key, forced: options.force.contains(step.name))
 
@@ -197,7 +198,8 @@ public final class Scheduler {
             break
         }
         guard case .run(let reason) = decision else { return nil }
-        return try start(i, key: key, description: description, reason: reason, environment: env.process, index: index, total: total)
+        return try start(i, key: key, description: description, reason: reason, environment: rebuilder.processEnvironment(for: step),
+                         index: index, total: total)
     }
 
     private func start(_ i: Int, key: ActionKey, description: ActionDescription, reason: RebuildReason, environment: [String: String],
@@ -208,6 +210,7 @@ public final class Scheduler {
             throw PipelineError(.ruleUnavailable, "rule '\(rule)' is not available yet in this version of pipeline", location: step.actionLocation,
                                 step: step.name)
         }
+        try rebuilder.flushRestores()
         let before = rebuilder.snapshotOutputs(of: step)
         for output in step.outputs {
             let directory = Path.directory(of: output)

@@ -65,9 +65,12 @@ public final class LocalStore: BlobStore, ActionCache {
     }
 
     /// The state folder of one workspace (its root path's digest names it).
+    public static func workspaceStatePath(store: String, workspaceRoot: String) -> String {
+        "\(store)/workspaces/\(SHA256.hash(workspaceRoot).hex.prefix(16))"
+    }
+
     public func workspaceState(for workspaceRoot: String) throws -> String {
-        let id = String(SHA256.hash(workspaceRoot).hex.prefix(16))
-        let path = "\(root)/workspaces/\(id)"
+        let path = LocalStore.workspaceStatePath(store: root, workspaceRoot: workspaceRoot)
         if !FileSystem.exists(path) {
             try FileSystem.makeDirectories(path)
             try Materializer.writeAtomically(Array((workspaceRoot + "\n").utf8), to: path + "/root")

@@ -116,7 +116,7 @@ public final class StatCache {
         let body = bytes.count - 8
         let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, body) }
         let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: body, as: UInt64.self)) }
-        guard check == stored, var r = BinaryReader(Array(bytes[0..<body]), magic: magic) else { return nil }
+        guard check == stored, var r = BinaryReader(bytes, magic: magic, trailer: 8) else { return nil }
         do {
             let count = Int(try r.u32())
             var entries: [String: Entry] = [:]

@@ -14,17 +14,19 @@ public enum StepStatus: String, Sendable, CaseIterable {
 
 /// What the last run of a step left in this workspace: enough to decide "up to date" without
 /// reading the action cache, and to explain later why it ran.
-public struct StepRecord: Sendable, Equatable {
-    public var name: String
-    public var key: ActionKey
-    public var status: StepStatus
+/// A class (immutable, so Sendable): the scheduler reads thousands of these per run, and
+/// sharing one costs a retain where copying the struct cost a dozen.
+public final class StepRecord: Sendable, Equatable {
+    public let name: String
+    public let key: ActionKey
+    public let status: StepStatus
     /// Why it ran (or was restored) last time, as shown to the user.
-    public var reason: String
-    public var inputs: [(path: String, digest: Digest)]
+    public let reason: String
+    public let inputs: [(path: String, digest: Digest)]
     /// Canonical JSON of the action description without its inputs.
-    public var definition: [UInt8]
-    public var result: ActionResult
-    public var finishedAt: Int64
+    public let definition: [UInt8]
+    public let result: ActionResult
+    public let finishedAt: Int64
 
     public init(name: String, key: ActionKey, status: StepStatus, reason: String, inputs: [(path: String, digest: Digest)],
                 definition: [UInt8], result: ActionResult, finishedAt: Int64) {
@@ -48,7 +50,7 @@ public struct StepRecord: Sendable, Equatable {
 /// Every step's last record in one workspace, in one binary file replaced atomically at the
 /// end of a run (ninja's .ninja_log, with content digests).
 public final class StepRecords {
-    static let magic = "PLSTEP01"
+    static let magic = "PLSTEP02"
     public let path: String?
     public private(set) var records: [String: StepRecord] = [:]
     public private(set) var isDirty = false
@@ -58,7 +60,12 @@ public final class StepRecords {
     public init(path: String?) {
         self.path = path
         guard let path, let bytes = try? FileSystem.readFile(path) else { return }
-        if let decoded = StepRecords.decode(bytes) { records = decoded } else { wasDamaged = true }
+        if let decoded = StepRecords.decode(bytes) {
+            records = decoded
+        } else {
+            // Records of another format version are simply not reused; anything else is damage.
+            wasDamaged = !(bytes.starts(with: Array("PLSTEP".utf8)) && !bytes.starts(with: Array(StepRecords.magic.utf8)))
+        }
     }
 
     public subscript(name: String) -> StepRecord? { records[name] }
@@ -89,7 +96,7 @@ public final class StepRecords {
             w.string(r.reason)
             w.u32(UInt32(r.inputs.count))
             for input in r.inputs { w.string(input.path); w.digest(input.digest) }
-            w.string(String(decoding: r.definition, as: UTF8.self))
+            w.bytesField(r.definition)
             w.u32(UInt32(r.result.files.count))
             for f in r.result.files {
                 w.string(f.path); w.digest(f.digest); w.u64(f.size); w.u32(f.mode)
@@ -113,7 +120,7 @@ public final class StepRecords {
         let body = bytes.count - 8
         let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, body) }
         let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: body, as: UInt64.self)) }
-        guard check == stored, var r = BinaryReader(Array(bytes[0..<body]), magic: magic) else { return nil }
+        guard check == stored, var r = BinaryReader(bytes, magic: magic, trailer: 8) else { return nil }
         do {
             let count = Int(try r.u32())
             var records: [String: StepRecord] = [:]
@@ -127,7 +134,7 @@ public final class StepRecords {
                 var inputs: [(path: String, digest: Digest)] = []
                 inputs.reserveCapacity(inputCount)
                 for _ in 0..<inputCount { inputs.append((try r.string(), try r.digest())) }
-                let definition = Array(try r.string().utf8)
+                let definition = try r.bytesField()
                 let fileCount = Int(try r.u32())
                 var files: [OutputFile] = []
                 files.reserveCapacity(fileCount)

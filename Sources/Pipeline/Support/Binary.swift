@@ -16,27 +16,34 @@ public struct BinaryWriter {
             bytes.append(contentsOf: buffer)
         }
     }
+    public mutating func bytesField(_ b: [UInt8]) {
+        u32(UInt32(b.count))
+        bytes.append(contentsOf: b)
+    }
     public mutating func digest(_ d: Digest) { for w in [d.w0, d.w1, d.w2, d.w3] { u64(w) } }
 }
 
 public struct BinaryReader {
     let bytes: [UInt8]
     var offset: Int
+    /// Reading stops here (a trailing checksum is not part of the body).
+    let end: Int
 
     public struct Corrupt: Error {}
 
     /// Starts after `magic`; nil when the bytes do not start with it.
-    public init?(_ bytes: [UInt8], magic: String) {
+    public init?(_ bytes: [UInt8], magic: String, trailer: Int = 0) {
         let m = Array(magic.utf8)
-        guard bytes.count >= m.count, Array(bytes[0..<m.count]) == m else { return nil }
+        guard bytes.count >= m.count + trailer, Array(bytes[0..<m.count]) == m else { return nil }
         self.bytes = bytes
         offset = m.count
+        end = bytes.count - trailer
     }
 
-    public var atEnd: Bool { offset >= bytes.count }
+    public var atEnd: Bool { offset >= end }
 
     mutating func take(_ n: Int) throws -> Int {
-        guard n >= 0, offset + n <= bytes.count else { throw Corrupt() }
+        guard n >= 0, offset + n <= end else { throw Corrupt() }
         defer { offset += n }
         return offset
     }
@@ -59,6 +66,12 @@ public struct BinaryReader {
         let n = Int(try u32())
         let at = try take(n)
         return String(decoding: bytes[at..<at + n], as: UTF8.self)
+    }
+
+    public mutating func bytesField() throws -> [UInt8] {
+        let n = Int(try u32())
+        let at = try take(n)
+        return Array(bytes[at..<at + n])
     }
 
     public mutating func digest() throws -> Digest {

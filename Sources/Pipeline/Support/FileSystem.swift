@@ -37,19 +37,22 @@ public enum FileSystem {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError("cannot read", path) }
         defer { close(fd) }
-        var result: [UInt8] = []
         var st = Glibc.stat()
-        if fstat(fd, &st) == 0, st.st_size > 0 { result.reserveCapacity(Int(st.st_size)) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var capacity = 1 << 16
+        if fstat(fd, &st) == 0, st.st_size > 0 { capacity = Int(st.st_size) + 1 }
+        var result = [UInt8](repeating: 0, count: capacity)
+        var count = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
+            let n = result.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ioError("cannot read", path)
             }
             if n == 0 { break }
-            result.append(contentsOf: buffer[0..<n])
+            count += n
         }
+        result.removeSubrange(count...)
         return result
     }
 
@@ -164,6 +167,7 @@ public enum Path {
     /// Lexically normalizes a workspace-relative path: drops `.` and empty components,
     /// resolves `..`. Returns nil when the path is absolute or climbs above the root.
     public static func normalizeRelative(_ path: String) -> String? {
+        if isNormalRelative(path) { return path }
         if path.hasPrefix("/") { return nil }
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -176,6 +180,24 @@ public enum Path {
             parts.append(part)
         }
         return parts.joined(separator: "/")
+    }
+
+    /// Already normal: no leading or trailing `/`, no empty, `.` or `..` component.
+    static func isNormalRelative(_ path: String) -> Bool {
+        var previous: UInt8 = UInt8(ascii: "/")
+        var dots = 0  // dots since the last slash, -1 once another character appears
+        for c in path.utf8 {
+            if c == UInt8(ascii: "/") {
+                if previous == UInt8(ascii: "/") || dots > 0 { return false }
+                dots = 0
+            } else if c == UInt8(ascii: "."), dots >= 0, dots < 2 {
+                dots += 1
+            } else {
+                dots = -1
+            }
+            previous = c
+        }
+        return !path.isEmpty && previous != UInt8(ascii: "/") && dots <= 0
     }
 
     /// Whether `path` is `root` or lies inside it (both absolute and normalized).

@@ -111,6 +111,15 @@ extension JSON {
     }
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        let plain = s.withUTF8 { buffer -> Bool in
+            for byte in buffer where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: buffer)
+            out.append(UInt8(ascii: "\""))
+            return true
+        }
+        if plain { return }
         out.append(UInt8(ascii: "\""))
         for byte in s.utf8 {
             switch byte {

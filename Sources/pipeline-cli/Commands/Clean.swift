@@ -5,7 +5,17 @@ import Pipeline
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Remove declared outputs (or, with --store, the whole store).")
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
+    @Option(name: .customShort("C"), help: "Run as if started in DIR.")
+    var directory: String?
+
+    @Option(name: .customShort("f"), help: "The Pipelinefile to use (default: nearest Pipelinefile.yaml).")
+    var file: String?
+
+    @Option(name: .customLong("store-dir"), help: "The store folder, when it is not the default (or PIPELINE_STORE).")
+    var storeDirectory: String?
+
+    @Flag(help: "Print JSON lines on stdout.")
+    var json = false
 
     @Flag(help: "Remove the store (cache, records) instead of the outputs.")
     var store = false
@@ -18,7 +28,7 @@ struct Clean: ParsableCommand {
 
     func run() throws {
         let environment = Output.environment
-        let workspace = try workspaceOptions.workspace(environment)
+        let workspace = try Workspace.locate(directory: directory, file: file, store: storeDirectory, environment: environment)
         let engine = Engine(workspace: workspace, environment: environment, events: EventLog())
         let what = store ? "the store at \(workspace.storePath)" : "the declared outputs in \(workspace.root)"
         if !yes {

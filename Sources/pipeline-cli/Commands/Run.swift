@@ -11,7 +11,7 @@ struct Run: ParsableCommand {
     @Argument(help: "Steps to build (default: the Pipelinefile's `default:`, else every step).")
     var targets: [String] = []
 
-    @Option(name: .customShort("j"), help: "Run N commands at once (default: the number of cores).")
+    @Option(name: .customShort("j", allowingJoined: true), help: "Run N commands at once (default: the number of cores).")
     var jobs: Int?
 
     @Flag(name: [.customShort("k"), .long], help: "Keep going: build what does not depend on a failed step.")

@@ -31,8 +31,8 @@ enum PipelineBinary {
             folder = directory(of: folder)
         }
         for candidate in candidates where access(candidate, X_OK) == 0 {
-            var st = stat()
-            if Glibc.stat(candidate, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { return candidate }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory) && !isDirectory.boolValue { return candidate }
         }
         // Let the first run fail with a clear message rather than crash here.
         return candidates.last ?? "pipeline"
@@ -122,6 +122,7 @@ final class SpawnedProcess {
         started = Date()
         let rc = posix_spawn(&pid, program, &actions, &attributes, cArguments, cEnvironment)
         guard rc == 0 else {
+            try? FileManager.default.removeItem(atPath: folder)
             throw SpawnError(message: "cannot start \(program): \(String(cString: strerror(rc)))")
         }
         self.pid = pid

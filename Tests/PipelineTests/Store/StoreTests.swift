@@ -68,10 +68,15 @@ final class StoreTests: XCTestCase {
 
     func testDamagedStateFilesReadAsEmpty() throws {
         let ws = TestWorkspace()
-        ws.write("steps", "PLSTEP01 garbage garbage garbage")
+        ws.write("steps", "PLSTEP02 garbage garbage garbage")
         let records = StepRecords(path: ws.path("steps"))
         XCTAssertTrue(records.wasDamaged)
         XCTAssertTrue(records.records.isEmpty)
+        // Records of an older format are not damage: they are simply not reused.
+        ws.write("old", "PLSTEP01 anything")
+        let old = StepRecords(path: ws.path("old"))
+        XCTAssertFalse(old.wasDamaged)
+        XCTAssertTrue(old.records.isEmpty)
         ws.write("statcache", "PLSTAT01\u{0}\u{0}")
         XCTAssertTrue(StatCache(path: ws.path("statcache")).entries.isEmpty)
     }

@@ -1,0 +1,106 @@
+import Foundation
+import XCTest
+
+/// `--json`: stdout carries only JSON lines, each a versioned document.
+final class JSONOutputTests: XCTestCase {
+    private let statuses: Set<String> = ["up_to_date", "restored", "ran", "failed", "skipped", "canceled"]
+
+    private func assertEnvelope(_ lines: JSONLines, _ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertFalse(lines.documents.isEmpty, result.transcript, file: file, line: line)
+        XCTAssertEqual(lines.documents.count, result.stdoutLines.count, "some stdout lines are not JSON objects", file: file, line: line)
+        for document in lines.documents {
+            let schema = document["schema_id"] as? String ?? ""
+            XCTAssertTrue(schema.hasPrefix("pipeline."), "no schema_id: \(document)", file: file, line: line)
+            XCTAssertEqual(document["schema_version"] as? String, "1.0.0", "\(document)", file: file, line: line)
+            if schema == "pipeline.step", document["event"] as? String == "finished" {
+                XCTAssertTrue(statuses.contains(document["status"] as? String ?? ""), "bad status: \(document)", file: file, line: line)
+            }
+        }
+    }
+
+    func testASuccessfulRunPrintsOnlyVersionedJSONLines() throws {
+        let f = try Fixture(self)
+        f.writeChain()
+        let result = f.run(["run", "--json"])
+        assertExit(result, 0)
+        let lines = JSONLines(result.stdout)
+        assertEnvelope(lines, result)
+        XCTAssertEqual(lines.documents.first?["schema_id"] as? String, "pipeline.plan")
+        XCTAssertEqual(Set(lines.documents.first?["steps"] as? [String] ?? []), ["a", "b", "c", "other"])
+        XCTAssertEqual(Set(lines.steps("ran")), ["a", "b", "c", "other"])
+        let summary = lines.documents.last
+        XCTAssertEqual(summary?["schema_id"] as? String, "pipeline.run")
+        XCTAssertEqual(summary?["status"] as? String, "succeeded")
+        XCTAssertTrue(lines.of("pipeline.error").isEmpty)
+
+        let again = f.run(["run", "--json"])
+        assertEnvelope(JSONLines(again.stdout), again)
+        XCTAssertEqual(Set(JSONLines(again.stdout).steps("up_to_date")), ["a", "b", "c", "other"])
+    }
+
+    func testAFailedRunEndsWithAnErrorDocument() throws {
+        let f = try Fixture(self)
+        f.writeBroken()
+        let result = f.run(["run", "--json"])
+        assertExit(result, 1)
+        let lines = JSONLines(result.stdout)
+        assertEnvelope(lines, result)
+        XCTAssertEqual(lines.steps("failed"), ["broken"])
+        XCTAssertEqual(lines.of("pipeline.run").last?["status"] as? String, "failed")
+        let error = try XCTUnwrap(lines.documents.last, result.transcript)
+        XCTAssertEqual(error["schema_id"] as? String, "pipeline.error")
+        XCTAssertEqual(error["error_code"] as? String, "step_failed")
+        XCTAssertNotNil(error["category"] as? String, "\(error)")
+        XCTAssertNotNil(error["message"] as? String, "\(error)")
+        XCTAssertEqual(error["exit_code"] as? Int, 1)
+        XCTAssertEqual(error["retryable"] as? Bool, false)
+        XCTAssertTrue(error.keys.contains("hint"), "no hint field: \(error)")
+        let finished = lines.of("pipeline.step").first { $0["step"] as? String == "broken" && $0["event"] as? String == "finished" }
+        assertContains(finished?["stderr_tail"] as? String ?? "", "oops-on-stderr")
+    }
+
+    func testInvalidInputIsAnErrorDocumentWithALocation() throws {
+        let f = try Fixture(self)
+        f.pipelinefile("""
+        pipeline: 1
+        steps:
+          compile:
+            run: echo hi
+            ouputs: [out/a.txt]
+        """)
+        let result = f.run(["run", "--json"])
+        assertExit(result, 6)
+        let lines = JSONLines(result.stdout)
+        assertEnvelope(lines, result)
+        let error = try XCTUnwrap(lines.of("pipeline.error").last, result.transcript)
+        XCTAssertEqual(lines.documents.count, 1)
+        XCTAssertEqual(error["error_code"] as? String, "invalid_input")
+        XCTAssertEqual(error["category"] as? String, "invalid_input")
+        XCTAssertEqual(error["exit_code"] as? Int, 6)
+        XCTAssertEqual(error["retryable"] as? Bool, false)
+        XCTAssertTrue(error.keys.contains("hint"))
+        let location = error["location"] as? [String: Any]
+        XCTAssertEqual(location?["file"] as? String, "Pipelinefile.yaml")
+        XCTAssertEqual(location?["line"] as? Int, 5)
+        XCTAssertEqual(location?["column"] as? Int, 5)
+    }
+
+    func testMissingDependencyIsAnErrorDocumentWithExit7() throws {
+        let f = try Fixture(self)
+        f.pipelinefile("""
+        pipeline: 1
+        steps:
+          tool:
+            run: no-such-program-xyz
+        """)
+        let result = f.run(["run", "--json"])
+        assertExit(result, 7)
+        let lines = JSONLines(result.stdout)
+        assertEnvelope(lines, result)
+        let error = try XCTUnwrap(lines.documents.last, result.transcript)
+        XCTAssertEqual(error["schema_id"] as? String, "pipeline.error")
+        XCTAssertEqual(error["error_code"] as? String, "program_not_found")
+        XCTAssertEqual(error["category"] as? String, "missing_dependency")
+        XCTAssertEqual(error["exit_code"] as? Int, 7)
+    }
+}
