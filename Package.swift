@@ -18,7 +18,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
         .target(name: "CSupport", path: "Sources/CSupport"),
-        .target(name: "Pipeline", dependencies: ["CYAML", "CXXHash", "CCrypto", "CSupport"]),
+        .target(name: "Pipeline", dependencies: ["CYAML", "CXXHash", "CCrypto", "CSupport"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         .target(name: "Rules", dependencies: ["Pipeline"]),
         .target(name: "Executors", dependencies: ["Pipeline", "CSupport"]),
         .executableTarget(name: "pipeline-cli", dependencies: [

@@ -38,12 +38,8 @@ public final class LocalExecutor: Executor {
     public var interruptSignal: Int32 { interrupt }
 
     public func start(_ invocation: Invocation) throws {
-        let outFD = open(invocation.stdoutPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard outFD >= 0 else { throw FileSystem.ioError("cannot create log", invocation.stdoutPath) }
-        defer { close(outFD) }
-        let errFD = open(invocation.stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard errFD >= 0 else { throw FileSystem.ioError("cannot create log", invocation.stderrPath) }
-        defer { close(errFD) }
+        let outFD = invocation.stdout
+        let errFD = invocation.stderr
 
         let argv: [String]
         switch invocation.command {

@@ -1,3 +1,6 @@
+import CSupport
+import Dispatch
+
 /// What a run produced, for the CLI to render and map to an exit status.
 public struct BuildReport: Sendable {
     public var summary: RunSummary
@@ -60,8 +63,6 @@ public final class Engine {
     /// Builds `targets`. Holds the workspace lock for the whole run (waiting for another run
     /// unless `wait` is false).
     public func build(targets: [String], options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
-        let (file, graph) = try load()
-        let selected = try selection(targets, file: file, graph: graph)
         let store = try openStore()
         let state = try store.workspaceState(for: workspace.root)
         let lock: WorkspaceLock? = options.dryRun ? nil : try WorkspaceLock(
@@ -69,17 +70,53 @@ public final class Engine {
             waiting: { [events] holder in events.emit(.waitingForLock(holder: holder)) },
             interrupted: { executor.interruptRequested() })
         defer { withExtendedLifetime(lock) {} }
-        let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: StatCache(path: state + "/statcache"),
-                                  records: StepRecords(path: state + "/steps"), registry: registry, callerEnvironment: environment)
-        if rebuilder.records.wasDamaged {
+
+        // The workspace state loads on the second core while this one reads the plan.
+        let t0 = pl_monotonic_ns()
+        let background = BackgroundLoad { () -> (StepRecords, StatCache, UInt64) in
+            let r = StepRecords(path: state + "/steps")
+            let c = StatCache(path: state + "/statcache")
+            return (r, c, pl_monotonic_ns())
+        }
+        let (file, graph) = try load()
+        let t1 = pl_monotonic_ns()
+        let (records, statCache, tb) = background.wait()
+        if environment["PIPELINE_PHASES"] != nil {
+            events.emit(.warning("plan \(Double(t1 - t0) / 1e6) ms, state \(Double(tb - t0) / 1e6) ms"))
+        }
+
+        for name in options.force where graph.index(of: name) == nil {
+            throw PipelineError(.unknownStep, "--force names unknown step '\(name)'\(Suggestion.hint(for: name, in: graph.names))")
+        }
+        let selected = try selection(targets, file: file, graph: graph)
+        let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
+                                  callerEnvironment: environment)
+        rebuilder.plan = Engine.planFingerprint(file, registry: registry)
+        if records.wasDamaged {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }
-        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: events, temporaryPath: store.temporaryPath)
+        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: events)
+        let t2 = pl_monotonic_ns()
         let summary = try scheduler.run(selected, options: options)
+        let t3 = pl_monotonic_ns()
         if !options.dryRun { try rebuilder.save() }
+        if environment["PIPELINE_PHASES"] != nil {
+            events.emit(.warning("schedule \(Double(t3 - t2) / 1e6) ms, save \(Double(pl_monotonic_ns() - t3) / 1e6) ms"))
+        }
         events.emit(.finished(summary))
         let failure: PipelineError.Code? = summary.interrupted ? .interrupted : (summary.succeeded ? nil : scheduler.failureCode ?? .stepFailed)
+        retained.append(contentsOf: [rebuilder, scheduler] as [AnyObject])
         return BuildReport(summary: summary, failure: failure)
+    }
+
+    /// Objects of the last run, kept for the engine's lifetime: a CLI that exits right
+    /// after a run then skips freeing hundreds of thousands of small objects.
+    private var retained: [AnyObject] = []
+
+    /// What every key of this plan is computed under, besides the step itself.
+    static func planFingerprint(_ file: Pipelinefile, registry: RuleRegistry) -> Digest {
+        let rules = registry.knownNames.map { "\($0)@\(registry.version(of: $0))" }.joined(separator: ",")
+        return SHA256.hash("\(file.digest.hex)\n\(ActionDescription.salt)\n\(ActionDescription.currentPlatform)\n\(rules)")
     }
 
     /// Why `step` would do work now (a dry run of what it needs), and why it ran last time.
@@ -91,8 +128,9 @@ public final class Engine {
         let records = StepRecords(path: state + "/steps")
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: StatCache(path: state + "/statcache"),
                                   records: records, registry: registry, callerEnvironment: environment)
+        rebuilder.plan = Engine.planFingerprint(file, registry: registry)
         let quiet = EventLog()
-        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: quiet, temporaryPath: store.temporaryPath)
+        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: quiet)
         let summary = try scheduler.run(selected, options: RunOptions(jobs: 1, dryRun: true))
         return (summary.outcomes.first { $0.step == name }, records[name])
     }
@@ -128,5 +166,21 @@ public final class Engine {
         guard FileSystem.exists(workspace.storePath) else { return false }
         try FileSystem.remove(workspace.storePath)
         return true
+    }
+}
+
+/// Runs `work` on another thread; `wait()` returns its result.
+final class BackgroundLoad<T>: @unchecked Sendable {
+    private var result: T?
+    private let group = DispatchGroup()
+
+    init(_ work: @escaping @Sendable () -> T) {
+        let box = self
+        DispatchQueue.global().async(group: group) { box.result = work() }
+    }
+
+    func wait() -> T {
+        group.wait()
+        return result!
     }
 }

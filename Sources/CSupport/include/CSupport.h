@@ -54,4 +54,7 @@ int pl_errno(void);
 /// syncfs(2) on the filesystem holding `path`: one flush for many staged files. 0 or errno.
 int pl_syncfs_path(const char *path);
 
+/// An anonymous in-memory file (memfd), close-on-exec; -1 on error.
+int pl_memfd(const char *name);
+
 #endif

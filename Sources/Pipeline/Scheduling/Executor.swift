@@ -5,20 +5,20 @@ public struct Invocation: Sendable {
     public var command: Command
     public var environment: [String: String]
     public var workingDirectory: String
-    /// Files that receive the command's stdout and stderr.
-    public var stdoutPath: String
-    public var stderrPath: String
+    /// Descriptors that receive the command's stdout and stderr (the caller owns them).
+    public var stdout: Int32
+    public var stderr: Int32
     /// Seconds; nil for no limit.
     public var timeout: Double?
 
-    public init(id: Int, command: Command, environment: [String: String], workingDirectory: String, stdoutPath: String,
-                stderrPath: String, timeout: Double?) {
+    public init(id: Int, command: Command, environment: [String: String], workingDirectory: String, stdout: Int32,
+                stderr: Int32, timeout: Double?) {
         self.id = id
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory
-        self.stdoutPath = stdoutPath
-        self.stderrPath = stderrPath
+        self.stdout = stdout
+        self.stderr = stderr
         self.timeout = timeout
     }
 }

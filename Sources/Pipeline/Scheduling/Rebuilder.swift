@@ -12,6 +12,9 @@ public final class Rebuilder {
     public var materializer: Materializer
     /// The caller's environment, for declared pass-through variables.
     public let callerEnvironment: [String: String]
+    /// Fingerprint of the plan the keys are computed under (Pipelinefile digest, key format,
+    /// platform, rule versions); nil disables the unchanged-key shortcut.
+    public var plan: Digest?
     private let keyHasher = SHA256()
     private var directoryCache: [String: [(name: String, kind: FileStat.Kind?)]] = [:]
 
@@ -32,10 +35,10 @@ public final class Rebuilder {
 
     /// The files a step consumes with their digests, sorted by path: its input patterns
     /// expanded, plus every file its needed steps produced (`produced`).
-    public func inputs(of step: Step, produced: [String: Digest], neededFiles: [String]) throws -> [(path: String, digest: Digest)] {
+    public func inputs(of step: Step, produced: [String: Digest], neededFiles: [[String]]) throws -> [(path: String, digest: Digest)] {
         var found: [(path: String, digest: Digest)] = []
         found.reserveCapacity(neededFiles.count + step.inputs.count)
-        for path in neededFiles { if let digest = produced[path] { found.append((path, digest)) } }
+        for files in neededFiles { for path in files { if let digest = produced[path] { found.append((path, digest)) } } }
         for (index, pattern) in step.inputs.enumerated() {
             if Glob.isPattern(pattern) {
                 for path in expand(Glob(pattern)) { found.append((path, try produced[path] ?? digest(of: path))) }
@@ -375,7 +378,27 @@ public final class Rebuilder {
     public func record(_ step: Step, key: ActionKey, status: StepStatus, reason: String, description: ActionDescription,
                        result: ActionResult) {
         records.update(StepRecord(name: step.name, key: key, status: status, reason: reason, inputs: description.inputs,
-                                  definition: Rebuilder.definition(of: description), result: result, finishedAt: pl_wall_ns()))
+                                  definition: Rebuilder.definition(of: description), result: result, finishedAt: pl_wall_ns(),
+                                  plan: plan ?? .empty, envText: Rebuilder.envText(keyEnvironment(for: step))))
+    }
+
+    /// The env values a key depends on, as comparable text.
+    static func envText(_ env: (values: [String: String], secrets: [String: Bool])) -> String {
+        if env.values.isEmpty && env.secrets.isEmpty { return "" }
+        var parts = env.values.map { "\($0.key)=\($0.value)" }.sorted()
+        parts += env.secrets.map { "\($0.key)?\($0.value)" }.sorted()
+        return parts.joined(separator: "\u{0}")
+    }
+
+    /// The key a step had last time, when provably unchanged: same plan, same env values,
+    /// same inputs with the same digests. Saves building and hashing the description on the
+    /// (very common) unchanged step.
+    public func unchangedRecord(_ step: Step, inputs: [(path: String, digest: Digest)], env: (values: [String: String], secrets: [String: Bool])) -> StepRecord? {
+        guard let plan, let record = records[step.name], record.plan == plan, record.inputs.count == inputs.count,
+              record.envText == Rebuilder.envText(env)
+        else { return nil }
+        for (a, b) in zip(record.inputs, inputs) where a.digest != b.digest || a.path != b.path { return nil }
+        return record
     }
 
     public func save() throws {

@@ -24,16 +24,13 @@ public final class Scheduler {
     let rebuilder: Rebuilder
     let executor: Executor
     let events: EventSink
-    /// Where a command's stdout/stderr are written while it runs.
-    let temporaryPath: () -> String
 
     private struct Running {
         var step: Int
         var key: ActionKey
         var description: ActionDescription
         var reason: RebuildReason
-        var stdoutPath: String
-        var stderrPath: String
+        var logs: (stdout: CommandLog, stderr: CommandLog)
         var before: [String: FileStat?]
     }
 
@@ -44,13 +41,15 @@ public final class Scheduler {
     private var running: [Int: Running] = [:]
     private var pendingDry: Set<Int> = []
     private var failureCodes: [PipelineError.Code] = []
+    /// Log buffers of finished commands, reused by the next.
+    private var freeLogs: [(stdout: CommandLog, stderr: CommandLog)] = []
+    private var createdFolders: Set<String> = []
 
-    public init(graph: Graph, rebuilder: Rebuilder, executor: Executor, events: EventSink, temporaryPath: @escaping () -> String) {
+    public init(graph: Graph, rebuilder: Rebuilder, executor: Executor, events: EventSink) {
         self.graph = graph
         self.rebuilder = rebuilder
         self.executor = executor
         self.events = events
-        self.temporaryPath = temporaryPath
     }
 
     /// The most specific error code among the failures of the last run (for the exit status).
@@ -66,6 +65,8 @@ public final class Scheduler {
         var selected = [Bool](repeating: false, count: graph.steps.count)
         for i in selection { selected[i] = true }
         status = Array(repeating: nil, count: graph.steps.count)
+        produced.reserveCapacity(selection.count * 2)
+        outcomes.reserveCapacity(selection.count)
         filesOf = Array(repeating: [], count: graph.steps.count)
         var remaining = [Int](repeating: 0, count: graph.steps.count)
         for i in selection { remaining[i] = graph.dependencies[i].filter { selected[$0] }.count }
@@ -142,6 +143,7 @@ public final class Scheduler {
             outcomes.append(outcome)
             events.emit(.stepFinished(outcome))
         }
+        freeLogs.removeAll()
         var counts: [StepStatus: Int] = [:]
         for outcome in outcomes { counts[outcome.status, default: 0] += 1 }
         let summary = RunSummary(counts: counts, outcomes: outcomes, durationNanos: Int64(pl_monotonic_ns() - started),
@@ -152,10 +154,9 @@ public final class Scheduler {
     /// Decides one step and either finishes it at once (returns its outcome) or starts it.
     private func process(_ i: Int, index: Int, total: Int, options: RunOptions) throws -> StepOutcome? {
         let step = graph.steps[i]
-        var neededFiles: [String] = []
-        for d in graph.dependencies[i] { neededFiles.append(contentsOf: filesOf[d]) }
+        let neededFiles = graph.dependencies[i].map { filesOf[$0] }
         if step.isAlias {
-            filesOf[i] = neededFiles
+            filesOf[i] = neededFiles.flatMap { $0 }
             return StepOutcome(step: step.name, status: .upToDate)
         }
         if options.dryRun, let pending = graph.dependencies[i].first(where: { pendingDry.contains($0) }) {
@@ -165,9 +166,15 @@ public final class Scheduler {
         }
         let env = rebuilder.keyEnvironment(for: step)
         let inputs = try rebuilder.inputs(of: step, produced: produced, neededFiles: neededFiles)
+        let forced = options.force.contains(step.name)
+        if !forced, step.cache, let record = rebuilder.unchangedRecord(step, inputs: inputs, env: env), record.status.succeeded,
+           try rebuilder.checkOutputs(record.result) == nil {
+            publish(i, record.result)
+            return StepOutcome(step: step.name, status: .upToDate, dryRun: options.dryRun)
+        }
         let description = rebuilder.describe(step, inputs: inputs, env: env.values, secrets: env.secrets)
         let key = rebuilder.key(of: description)
-        var decision = try rebuilder.decide(step, description: description, key: key, forced: options.force.contains(step.name))
+        var decision = try rebuilder.decide(step, description: description, key: key, forced: forced)
 
         if options.dryRun {
             switch decision {
@@ -214,14 +221,17 @@ public final class Scheduler {
         let before = rebuilder.snapshotOutputs(of: step)
         for output in step.outputs {
             let directory = Path.directory(of: output)
-            if directory != "." { try FileSystem.makeDirectories(rebuilder.root + "/" + directory) }
+            if directory != ".", !createdFolders.contains(directory) {
+                try FileSystem.makeDirectories(rebuilder.root + "/" + directory)
+                createdFolders.insert(directory)
+            }
         }
-        let run = Running(step: i, key: key, description: description, reason: reason, stdoutPath: temporaryPath(),
-                          stderrPath: temporaryPath(), before: before)
+        let logs = try freeLogs.popLast() ?? (CommandLog(), CommandLog())
+        let run = Running(step: i, key: key, description: description, reason: reason, logs: logs, before: before)
         events.emit(.stepStarted(StepStart(step: step.name, description: step.description, index: index, total: total, reason: reason,
                                            command: command.displayText)))
         try executor.start(Invocation(id: i, command: command, environment: environment, workingDirectory: rebuilder.root,
-                                      stdoutPath: run.stdoutPath, stderrPath: run.stderrPath, timeout: step.timeout))
+                                      stdout: logs.stdout.fd, stderr: logs.stderr.fd, timeout: step.timeout))
         running[i] = run
         return nil
     }
@@ -229,19 +239,20 @@ public final class Scheduler {
     private func complete(_ run: Running, _ completion: Completion, interrupted: Bool) -> StepOutcome {
         let step = graph.steps[run.step]
         let command = commandText(step)
-        defer {
-            unlink(run.stdoutPath)
-            unlink(run.stderrPath)
-        }
-        let stdout = (try? rebuilder.store.put(fileAt: run.stdoutPath).sha256) ?? .empty
-        let stderr = (try? rebuilder.store.put(fileAt: run.stderrPath).sha256) ?? .empty
+        let stdoutBytes = run.logs.stdout.contents()
+        let stderrBytes = run.logs.stderr.contents()
+        run.logs.stdout.reset()
+        run.logs.stderr.reset()
+        freeLogs.append(run.logs)
+        let stdout = stdoutBytes.isEmpty ? Digest.empty : (try? rebuilder.store.put(bytes: stdoutBytes)) ?? .empty
+        let stderr = stderrBytes.isEmpty ? Digest.empty : (try? rebuilder.store.put(bytes: stderrBytes)) ?? .empty
         func failed(_ message: String, exitCode: Int32?, code: PipelineError.Code) -> StepOutcome {
             failureCodes.append(code)
             rebuilder.discardOutputs(of: step, unchangedSince: run.before)
             let result = ActionResult(files: [], exitCode: exitCode ?? -1, stdout: stdout, stderr: stderr, durationNanos: completion.durationNanos)
             rebuilder.record(step, key: run.key, status: .failed, reason: run.reason.description, description: run.description, result: result)
             return StepOutcome(step: step.name, status: .failed, reason: run.reason, durationNanos: completion.durationNanos, exitCode: exitCode,
-                               command: command, stderrTail: Scheduler.tail(of: run.stderrPath), message: message)
+                               command: command, stderrTail: CommandLog.tail(stderrBytes), message: message)
         }
         switch completion.termination {
         case .exited(0):
@@ -284,6 +295,11 @@ public final class Scheduler {
 
     /// Makes a finished step's outputs known to its dependents.
     private func publish(_ i: Int, _ result: ActionResult) {
+        if result.files.count == 1 {
+            produced[result.files[0].path] = result.files[0].digest
+            filesOf[i] = [result.files[0].path]
+            return
+        }
         var files: [String] = []
         files.reserveCapacity(result.files.count)
         for file in result.files {
@@ -304,16 +320,5 @@ public final class Scheduler {
     private func stepProgram(_ step: Step) -> String {
         if case .run(let command) = step.action { return command.program }
         return step.kindName
-    }
-
-    /// The last lines of a log file (at most 4 KiB, 20 lines).
-    static func tail(of path: String) -> String? {
-        guard let bytes = try? FileSystem.readFile(path), !bytes.isEmpty else { return nil }
-        let slice = bytes.suffix(4096)
-        var text = String(decoding: slice, as: UTF8.self)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.count > 21 { text = lines.suffix(21).joined(separator: "\n") }
-        while text.hasSuffix("\n") { text.removeLast() }
-        return text
     }
 }

@@ -4,8 +4,8 @@ import Glibc
 /// The store on disk (plain files, `.pipeline/` by default):
 ///
 ///     format                    store format version
-///     cas/ab/<sha256>           blobs, immutable
-///     ac/ab/<key>.json          action results (canonical JSON)
+///     cas/<sha256>              blobs, immutable
+///     ac/<key>.json             action results (canonical JSON)
 ///     tmp/                      files being written
 ///     workspaces/<id>/          per-workspace state: step records, stat cache, lock
 public final class LocalStore: BlobStore, ActionCache {
@@ -48,15 +48,11 @@ public final class LocalStore: BlobStore, ActionCache {
 
     // MARK: Paths
 
-    public func blobPath(_ digest: Digest) -> String {
-        let hex = digest.hex
-        return "\(root)/cas/\(hex.prefix(2))/\(hex)"
-    }
+    // One flat folder each: ext4, xfs and btrfs index large folders, and creating 256
+    // fan-out folders cost a fresh store more than the builds it caches.
+    public func blobPath(_ digest: Digest) -> String { "\(root)/cas/\(digest.hex)" }
 
-    public func actionPath(_ key: ActionKey) -> String {
-        let hex = key.digest.hex
-        return "\(root)/ac/\(hex.prefix(2))/\(hex).json"
-    }
+    public func actionPath(_ key: ActionKey) -> String { "\(root)/ac/\(key.digest.hex).json" }
 
     /// A fresh temporary path inside the store (same filesystem as the store's entries).
     public func temporaryPath() -> String {
@@ -86,6 +82,25 @@ public final class LocalStore: BlobStore, ActionCache {
         let source = open(path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw FileSystem.ioError("cannot read", path) }
         defer { close(source) }
+        // Small files (logs, most outputs): hash first, write only what the store lacks.
+        var st = Glibc.stat()
+        if fstat(source, &st) == 0, st.st_size <= 1 << 20 {
+            let bytes = try FileSystem.readFile(path)
+            let sha = SHA256()
+            let xxh = XXH128Hasher()
+            bytes.withUnsafeBytes { raw in
+                if let base = raw.baseAddress {
+                    sha.update(base, count: raw.count)
+                    xxh.update(base, count: raw.count)
+                } else {
+                    var empty: UInt8 = 0
+                    xxh.update(&empty, count: 0)
+                }
+            }
+            let fingerprint = FileFingerprint(sha256: sha.finish(), xxh128: xxh.finish(), size: UInt64(bytes.count))
+            if !contains(fingerprint.sha256) { _ = try put(bytes: bytes, digest: fingerprint.sha256) }
+            return fingerprint
+        }
         let temp = temporaryPath()
         let target = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
         guard target >= 0 else { throw FileSystem.ioError("cannot write", temp) }
@@ -126,7 +141,10 @@ public final class LocalStore: BlobStore, ActionCache {
     }
 
     public func put(bytes: [UInt8]) throws -> Digest {
-        let digest = SHA256.hash(bytes)
+        try put(bytes: bytes, digest: SHA256.hash(bytes))
+    }
+
+    private func put(bytes: [UInt8], digest: Digest) throws -> Digest {
         if contains(digest) { return digest }
         let temp = temporaryPath()
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)

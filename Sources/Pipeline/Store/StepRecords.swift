@@ -27,9 +27,15 @@ public final class StepRecord: Sendable, Equatable {
     public let definition: [UInt8]
     public let result: ActionResult
     public let finishedAt: Int64
+    /// The plan (Pipelinefile, format, platform) and env values the key was computed under:
+    /// when both are unchanged and so are the inputs, the key is too, without recomputing it.
+    public let plan: Digest
+    public let envText: String
 
     public init(name: String, key: ActionKey, status: StepStatus, reason: String, inputs: [(path: String, digest: Digest)],
-                definition: [UInt8], result: ActionResult, finishedAt: Int64) {
+                definition: [UInt8], result: ActionResult, finishedAt: Int64, plan: Digest = .empty, envText: String = "") {
+        self.plan = plan
+        self.envText = envText
         self.name = name
         self.key = key
         self.status = status
@@ -50,7 +56,7 @@ public final class StepRecord: Sendable, Equatable {
 /// Every step's last record in one workspace, in one binary file replaced atomically at the
 /// end of a run (ninja's .ninja_log, with content digests).
 public final class StepRecords {
-    static let magic = "PLSTEP02"
+    static let magic = "PLSTEP03"
     public let path: String?
     public private(set) var records: [String: StepRecord] = [:]
     public private(set) var isDirty = false
@@ -108,6 +114,8 @@ public final class StepRecords {
             w.digest(r.result.stdout); w.digest(r.result.stderr)
             w.i64(r.result.durationNanos)
             w.i64(r.finishedAt)
+            w.digest(r.plan)
+            w.string(r.envText)
         }
         var bytes = w.bytes
         let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, $0.count) }
@@ -151,10 +159,12 @@ public final class StepRecords {
                 let stdout = try r.digest(), stderr = try r.digest()
                 let duration = try r.i64()
                 let finishedAt = try r.i64()
+                let plan = try r.digest()
+                let envText = try r.string()
                 let result = ActionResult(files: files, directories: directories, exitCode: exitCode, stdout: stdout, stderr: stderr,
                                           durationNanos: duration)
                 records[name] = StepRecord(name: name, key: key, status: status, reason: reason, inputs: inputs, definition: definition,
-                                           result: result, finishedAt: finishedAt)
+                                           result: result, finishedAt: finishedAt, plan: plan, envText: envText)
             }
             return records
         } catch {

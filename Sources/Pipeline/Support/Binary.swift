@@ -65,7 +65,7 @@ public struct BinaryReader {
     public mutating func string() throws -> String {
         let n = Int(try u32())
         let at = try take(n)
-        return String(decoding: bytes[at..<at + n], as: UTF8.self)
+        return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[at..<at + n]), as: UTF8.self) }
     }
 
     public mutating func bytesField() throws -> [UInt8] {

@@ -8,10 +8,12 @@ final class Harness {
     let ws = TestWorkspace()
     let graph: Graph
     let executor: FakeExecutor
+    let plan: Digest
     var environment: [String: String] = [:]
 
     init(_ text: String) throws {
         graph = try Graph(try parse(text))
+        plan = SHA256.hash(text)
         executor = FakeExecutor(workspace: ws, graph: graph)
     }
 
@@ -23,7 +25,8 @@ final class Harness {
         let state = try store.workspaceState(for: ws.root)
         let rebuilder = Rebuilder(root: ws.root, store: store, statCache: StatCache(path: state + "/statcache"),
                                   records: StepRecords(path: state + "/steps"), callerEnvironment: environment)
-        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: EventLog(), temporaryPath: store.temporaryPath)
+        rebuilder.plan = plan
+        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: EventLog())
         let roots = targets.isEmpty ? Array(0..<graph.steps.count) : try graph.resolve(targets: targets)
         let summary = try scheduler.run(graph.closure(of: roots), options: RunOptions(jobs: jobs, keepGoing: keepGoing, dryRun: dryRun, force: force))
         if !dryRun { try rebuilder.save() }

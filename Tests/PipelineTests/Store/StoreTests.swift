@@ -68,7 +68,7 @@ final class StoreTests: XCTestCase {
 
     func testDamagedStateFilesReadAsEmpty() throws {
         let ws = TestWorkspace()
-        ws.write("steps", "PLSTEP02 garbage garbage garbage")
+        ws.write("steps", StepRecords.magic + " garbage garbage garbage")
         let records = StepRecords(path: ws.path("steps"))
         XCTAssertTrue(records.wasDamaged)
         XCTAssertTrue(records.records.isEmpty)

@@ -53,8 +53,6 @@ final class FakeExecutor: Executor {
         let name = names[invocation.id]!
         ran.append(name)
         let code = behaviours[name]?(workspace) ?? 0
-        FileSystem.touchEmpty(invocation.stdoutPath)
-        FileSystem.touchEmpty(invocation.stderrPath)
         pending.append(Completion(id: invocation.id, termination: .exited(code), durationNanos: 1000))
     }
 
