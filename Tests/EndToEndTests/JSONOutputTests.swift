@@ -104,3 +104,54 @@ final class JSONOutputTests: XCTestCase {
         XCTAssertEqual(error["exit_code"] as? Int, 7)
     }
 }
+
+/// Every `--json` document validates against the schema shipped in `schemas/v1/output/`
+/// (checked with Python's jsonschema where it is installed).
+final class JSONSchemaTests: XCTestCase {
+    func testOutputDocumentsMatchTheShippedSchemas() throws {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let schemas = packageRoot + "/schemas/v1/output"
+        let probe = try SpawnedProcess(executable: "/usr/bin/env", arguments: ["python3", "-c", "import jsonschema"], directory: "/",
+                                       environment: ProcessInfo.processInfo.environment).wait()
+        guard probe.status == 0 else { throw XCTSkip("python3 with jsonschema is not installed") }
+
+        let f = try Fixture(self)
+        f.writeChain()
+        var lines: [String] = []
+        lines += f.run(["run", "--json"]).stdoutLines
+        lines += f.run(["run", "--json", "--explain"]).stdoutLines
+        f.write("src/in.txt", "changed\n")
+        lines += f.run(["run", "--json", "-n"]).stdoutLines
+        lines += f.run(["run", "--json", "no-such-step"]).stdoutLines
+        f.pipelinefile("pipeline: 1\nsteps:\n  bad: { run: 'echo oops >&2; exit 3' }\n")
+        lines += f.run(["run", "--json"]).stdoutLines
+        f.pipelinefile("pipeline: 1\nsteps:\n  bad: { rn: x }\n")
+        lines += f.run(["run", "--json"]).stdoutLines
+        XCTAssertGreaterThan(lines.count, 10)
+
+        let linesFile = f.outside + "/lines.jsonl"
+        try lines.joined(separator: "\n").write(toFile: linesFile, atomically: true, encoding: .utf8)
+        let script = """
+            import json, sys, jsonschema
+            schemas = {}
+            import os
+            for name in os.listdir(sys.argv[1]):
+                s = json.load(open(os.path.join(sys.argv[1], name)))
+                schemas[s["title"]] = s
+            bad = 0
+            for line in open(sys.argv[2]):
+                doc = json.loads(line)
+                schema = schemas.get(doc.get("schema_id"))
+                if schema is None:
+                    print("no schema for", doc.get("schema_id")); bad += 1; continue
+                try:
+                    jsonschema.validate(doc, schema)
+                except jsonschema.ValidationError as e:
+                    print("invalid:", line.strip(), e.message); bad += 1
+            sys.exit(1 if bad else 0)
+            """
+        let check = try SpawnedProcess(executable: "/usr/bin/env", arguments: ["python3", "-c", script, schemas, linesFile], directory: "/",
+                                       environment: ProcessInfo.processInfo.environment).wait()
+        XCTAssertEqual(check.status, 0, check.transcript)
+    }
+}

@@ -60,13 +60,10 @@ public struct Graph: Sendable {
             }
             dependencies[index] = Array(Set(deps)).sorted()
         }
-        var dependents = [[Int]](repeating: [], count: steps.count)
-        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
-
         self.indexByName = indexByName
         self.producers = producers
         self.dependencies = dependencies
-        self.dependents = dependents
+        self.dependents = Graph.dependents(of: dependencies)
         self.order = try Graph.topologicalOrder(steps: steps, dependencies: dependencies)
     }
 
@@ -81,13 +78,18 @@ public struct Graph: Sendable {
             indexByName[step.name] = index
             for output in step.outputs { producers[output] = index }
         }
-        var dependents = [[Int]](repeating: [], count: steps.count)
-        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
         self.indexByName = indexByName
         self.producers = producers
         self.dependencies = dependencies
-        self.dependents = dependents
+        self.dependents = Graph.dependents(of: dependencies)
         self.order = order
+    }
+
+    /// The reverse edges: for each step, the steps that depend on it.
+    static func dependents(of dependencies: [[Int]]) -> [[Int]] {
+        var dependents = [[Int]](repeating: [], count: dependencies.count)
+        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
+        return dependents
     }
 
     /// The step producing `path`: an exact output, or an output directory containing it.
@@ -110,8 +112,7 @@ public struct Graph: Sendable {
     /// Kahn's algorithm in file order; on a cycle, finds one and names it `a → b → a`.
     static func topologicalOrder(steps: [Step], dependencies: [[Int]]) throws -> [Int] {
         var remaining = dependencies.map(\.count)
-        var dependents = [[Int]](repeating: [], count: steps.count)
-        for (index, deps) in dependencies.enumerated() { for d in deps { dependents[d].append(index) } }
+        let dependents = Graph.dependents(of: dependencies)
         var ready = (0..<steps.count).filter { remaining[$0] == 0 }.reversed() as [Int]
         var order: [Int] = []
         order.reserveCapacity(steps.count)

@@ -109,29 +109,15 @@ public final class LocalStore: BlobStore, ActionCache {
         let sha = SHA256()
         let xxh = XXH128Hasher()
         var size: UInt64 = 0
-        try buffer.withUnsafeMutableBytes { raw in
-            while true {
-                let n = Glibc.read(source, raw.baseAddress, raw.count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileSystem.ioError("cannot read", path)
-                }
-                if n == 0 { break }
-                sha.update(raw.baseAddress!, count: n)
-                xxh.update(raw.baseAddress!, count: n)
-                size += UInt64(n)
-                var offset = 0
-                while offset < n {
-                    let w = write(target, raw.baseAddress! + offset, n - offset)
-                    if w < 0 {
-                        if errno == EINTR { continue }
-                        let code = errno
-                        close(target)
-                        throw FileSystem.ioError("cannot write", temp, errno: code)
-                    }
-                    offset += w
-                }
+        do {
+            try pump(from: source, path, to: target, temp) { pointer, count in
+                sha.update(pointer, count: count)
+                xxh.update(pointer, count: count)
+                size += UInt64(count)
             }
+        } catch {
+            close(target)
+            throw error
         }
         close(target)
         let fingerprint = FileFingerprint(sha256: sha.finish(), xxh128: xxh.finish(), size: size)
@@ -146,8 +132,14 @@ public final class LocalStore: BlobStore, ActionCache {
 
     private func put(bytes: [UInt8], digest: Digest) throws -> Digest {
         if contains(digest) { return digest }
+        try commit(temp: try writeTemporary(bytes, mode: 0o444), as: digest)
+        return digest
+    }
+
+    /// A new temp file in the store holding `bytes`; its path.
+    private func writeTemporary(_ bytes: [UInt8], mode: mode_t) throws -> String {
         let temp = temporaryPath()
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
         do {
             try FileSystem.writeAll(fd, bytes, path: temp)
@@ -157,8 +149,7 @@ public final class LocalStore: BlobStore, ActionCache {
             unlink(temp)
             throw error
         }
-        try commit(temp: temp, as: digest)
-        return digest
+        return temp
     }
 
     /// Moves a finished temp file into place under its digest (an existing blob wins).
@@ -196,31 +187,38 @@ public final class LocalStore: BlobStore, ActionCache {
         guard source >= 0 else { return false }
         defer { close(source) }
         let sha = SHA256()
-        try buffer.withUnsafeMutableBytes { raw in
-            while true {
-                let n = Glibc.read(source, raw.baseAddress, raw.count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileSystem.ioError("cannot read", path)
-                }
-                if n == 0 { break }
-                sha.update(raw.baseAddress!, count: n)
-                var offset = 0
-                while offset < n {
-                    let w = write(fd, raw.baseAddress! + offset, n - offset)
-                    if w < 0 {
-                        if errno == EINTR { continue }
-                        throw FileSystem.ioError("cannot write restored file for", path)
-                    }
-                    offset += w
-                }
-            }
-        }
+        try pump(from: source, path, to: fd, "restored file") { pointer, count in sha.update(pointer, count: count) }
         guard sha.finish() == digest else {
             quarantine(digest)
             return false
         }
         return true
+    }
+
+    /// Copies everything from one descriptor to another in 1 MiB chunks, showing each chunk
+    /// to `observe` (hashers) on the way.
+    private func pump(from source: Int32, _ sourcePath: String, to target: Int32, _ targetPath: String,
+                      observe: (UnsafeRawPointer, Int) -> Void) throws {
+        try buffer.withUnsafeMutableBytes { raw in
+            while true {
+                let n = Glibc.read(source, raw.baseAddress, raw.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystem.ioError("cannot read", sourcePath)
+                }
+                if n == 0 { break }
+                observe(raw.baseAddress!, n)
+                var offset = 0
+                while offset < n {
+                    let w = write(target, raw.baseAddress! + offset, n - offset)
+                    if w < 0 {
+                        if errno == EINTR { continue }
+                        throw FileSystem.ioError("cannot write", targetPath)
+                    }
+                    offset += w
+                }
+            }
+        }
     }
 
     /// A blob whose bytes do not match its name is removed: the next build recreates it.
@@ -240,17 +238,7 @@ public final class LocalStore: BlobStore, ActionCache {
 
     public func store(_ result: ActionResult, for key: ActionKey) throws {
         let path = actionPath(key)
-        let temp = temporaryPath()
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
-        do {
-            try FileSystem.writeAll(fd, result.json.canonicalBytes + [0x0A], path: temp)
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
-        }
+        let temp = try writeTemporary(result.json.canonicalBytes + [0x0A], mode: 0o644)
         if rename(temp, path) != 0 {
             if errno == ENOENT {
                 try FileSystem.makeDirectories(Path.directory(of: path))

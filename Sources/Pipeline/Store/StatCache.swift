@@ -1,5 +1,4 @@
 import CSupport
-import CXXHash
 
 /// Remembers what each file hashed to, keyed by what `stat` says about it. A file whose
 /// (device, inode, size, mtime, ctime) is unchanged is not read again; when only its times
@@ -105,18 +104,11 @@ public final class StatCache {
             w.digest(e.sha256)
             w.i64(e.verifiedAt)
         }
-        var bytes = w.bytes
-        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, $0.count) }
-        withUnsafeBytes(of: check.littleEndian) { bytes.append(contentsOf: $0) }
-        return bytes
+        return ChecksummedFile.seal(w)
     }
 
     static func decode(_ bytes: [UInt8]) -> [String: Entry]? {
-        guard bytes.count >= 16 else { return nil }
-        let body = bytes.count - 8
-        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, body) }
-        let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: body, as: UInt64.self)) }
-        guard check == stored, var r = BinaryReader(bytes, magic: magic, trailer: 8) else { return nil }
+        guard var r = ChecksummedFile.open(bytes, magic: magic) else { return nil }
         do {
             let count = Int(try r.u32())
             var entries: [String: Entry] = [:]

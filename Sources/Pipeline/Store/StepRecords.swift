@@ -1,4 +1,3 @@
-import CXXHash
 
 /// The outcome of a step in one run, as the output contract names it.
 public enum StepStatus: String, Sendable, CaseIterable {
@@ -117,18 +116,11 @@ public final class StepRecords {
             w.digest(r.plan)
             w.string(r.envText)
         }
-        var bytes = w.bytes
-        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, $0.count) }
-        withUnsafeBytes(of: check.littleEndian) { bytes.append(contentsOf: $0) }
-        return bytes
+        return ChecksummedFile.seal(w)
     }
 
     static func decode(_ bytes: [UInt8]) -> [String: StepRecord]? {
-        guard bytes.count >= 16 else { return nil }
-        let body = bytes.count - 8
-        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, body) }
-        let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: body, as: UInt64.self)) }
-        guard check == stored, var r = BinaryReader(bytes, magic: magic, trailer: 8) else { return nil }
+        guard var r = ChecksummedFile.open(bytes, magic: magic) else { return nil }
         do {
             let count = Int(try r.u32())
             var records: [String: StepRecord] = [:]

@@ -1,3 +1,5 @@
+import CXXHash
+
 /// Little-endian binary encoding for the store's internal state files (stat cache, step
 /// records): an order of magnitude faster to load than JSON.
 public struct BinaryWriter {
@@ -76,5 +78,26 @@ public struct BinaryReader {
 
     public mutating func digest() throws -> Digest {
         Digest(w0: try u64(), w1: try u64(), w2: try u64(), w3: try u64())
+    }
+}
+
+/// State files end with an XXH3-64 of everything before it: a torn or damaged file is
+/// detected and read as absent, never misread.
+public enum ChecksummedFile {
+    public static func seal(_ writer: BinaryWriter) -> [UInt8] {
+        var bytes = writer.bytes
+        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, $0.count) }
+        withUnsafeBytes(of: check.littleEndian) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// A reader over the body, nil when the checksum or the magic does not match.
+    public static func open(_ bytes: [UInt8], magic: String) -> BinaryReader? {
+        guard bytes.count >= magic.utf8.count + 8 else { return nil }
+        let body = bytes.count - 8
+        let check = bytes.withUnsafeBytes { XXH3_64bits_dispatch($0.baseAddress, body) }
+        let stored = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: body, as: UInt64.self)) }
+        guard check == stored else { return nil }
+        return BinaryReader(bytes, magic: magic, trailer: 8)
     }
 }
