@@ -188,3 +188,7 @@ int pl_syncfs_path(const char *path) {
 int pl_memfd(const char *name) {
     return memfd_create(name, MFD_CLOEXEC);
 }
+
+int pl_load_acquire(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+void pl_store_release(int *p, int value) { __atomic_store_n(p, value, __ATOMIC_RELEASE); }

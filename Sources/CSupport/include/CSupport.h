@@ -57,4 +57,8 @@ int pl_syncfs_path(const char *path);
 /// An anonymous in-memory file (memfd), close-on-exec; -1 on error.
 int pl_memfd(const char *name);
 
+/// Acquire load and release store of an int shared between two threads.
+int pl_load_acquire(const int *p);
+void pl_store_release(int *p, int value);
+
 #endif

@@ -81,7 +81,7 @@ public struct PipelinefileParser {
         let fields = try mapping(body, what: "step '\(name)'")
         try checkKeys(fields, allowed: PipelinefileParser.stepKeys, what: "key in step '\(name)'")
 
-        var step = Step(name: name, action: .alias, location: keyNode.location)
+        let step = Step(name: name, action: .alias, location: keyNode.location)
         let runNode = value(fields, "run")
         let useNode = value(fields, "use")
         let withNode = value(fields, "with")

@@ -104,7 +104,7 @@ public enum PlanCache {
         case 3: action = .alias
         default: throw BinaryReader.Corrupt()
         }
-        var step = Step(name: name, action: action)
+        let step = Step(name: name, action: action)
         step.needs = try r.strings()
         step.inputs = try r.strings()
         step.outputs = try r.strings()

@@ -230,18 +230,21 @@ public final class Rebuilder {
     }
 
     /// The first declared output that is missing or differs from what was recorded.
-    func checkOutputs(_ result: ActionResult) throws -> RebuildReason? {
+    /// `prefetched`: the files' `lstat`s taken earlier in this run (same order), if any.
+    func checkOutputs(_ result: ActionResult, prefetched: [FileStat?]? = nil) throws -> RebuildReason? {
         for directory in result.directories where !FileSystem.isDirectory(absolute(directory)) {
             return .outputMissing(directory)
         }
-        for file in result.files {
+        let prefetched = prefetched?.count == result.files.count ? prefetched : nil
+        for (index, file) in result.files.enumerated() {
             let path = absolute(file.path)
             if let target = file.linkTarget {
                 guard let st = FileSystem.stat(path), st.kind == .symlink else { return .outputMissing(file.path) }
                 if readLink(path) != target { return .outputModified(file.path) }
                 continue
             }
-            guard let st = FileSystem.stat(path, follow: false), st.kind == .file else { return .outputMissing(file.path) }
+            let stat = prefetched.map { $0[index] } ?? FileSystem.stat(path, follow: false)
+            guard let st = stat, st.kind == .file else { return .outputMissing(file.path) }
             if st.mode != file.mode { return .outputModified(file.path) }
             if try statCache.digest(of: path, key: file.path, stat: st) != file.digest { return .outputModified(file.path) }
         }

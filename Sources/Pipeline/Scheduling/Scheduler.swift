@@ -44,6 +44,7 @@ public final class Scheduler {
     /// Log buffers of finished commands, reused by the next.
     private var freeLogs: [(stdout: CommandLog, stderr: CommandLog)] = []
     private var createdFolders: Set<String> = []
+    private var prefetch: OutputPrefetch?
 
     public init(graph: Graph, rebuilder: Rebuilder, executor: Executor, events: EventSink) {
         self.graph = graph
@@ -73,6 +74,14 @@ public final class Scheduler {
         var ready = selection.filter { remaining[$0] == 0 }
         var readyHead = 0
         let total = selection.filter { !graph.steps[$0].isAlias }.count
+        if selection.count >= 256 {
+            let files = (0..<graph.steps.count).map { i in rebuilder.records[graph.steps[i].name]?.result.files.map(\.path) }
+            prefetch = OutputPrefetch(steps: graph.steps.count, order: selection, root: rebuilder.root, files: files)
+        }
+        defer {
+            prefetch?.stop()
+            prefetch = nil
+        }
         var processed = 0
         var stopping = false
         var interrupted = false
@@ -168,7 +177,7 @@ public final class Scheduler {
         let inputs = try rebuilder.inputs(of: step, produced: produced, neededFiles: neededFiles)
         let forced = options.force.contains(step.name)
         if !forced, step.cache, let record = rebuilder.unchangedRecord(step, inputs: inputs, env: env), record.status.succeeded,
-           try rebuilder.checkOutputs(record.result) == nil {
+           try rebuilder.checkOutputs(record.result, prefetched: prefetch?.stats(for: i)) == nil {
             publish(i, record.result)
             return StepOutcome(step: step.name, status: .upToDate, dryRun: options.dryRun)
         }
@@ -217,6 +226,7 @@ public final class Scheduler {
             throw PipelineError(.ruleUnavailable, "rule '\(rule)' is not available yet in this version of pipeline", location: step.actionLocation,
                                 step: step.name)
         }
+        prefetch?.stop()
         try rebuilder.flushRestores()
         let before = rebuilder.snapshotOutputs(of: step)
         for output in step.outputs {

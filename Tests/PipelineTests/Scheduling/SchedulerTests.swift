@@ -224,4 +224,22 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(try h.ranSince { try h.run() }, [])
         XCTAssertEqual(h.ws.read("site/css/a.css"), "a{}")
     }
+
+    /// Large runs take output stats from a second thread; what they find must be the same.
+    func testLargeRunsDetectMissingAndModifiedOutputs() throws {
+        var text = "pipeline: 1\nsteps:\n"
+        for i in 0..<300 { text += "  s\(i): { run: x, outputs: [out/\(i).txt] }\n" }
+        let h = try Harness(text)
+        for i in 0..<300 { h.on("s\(i)") { ws in ws.write("out/\(i).txt", "\(i)"); return 0 } }
+        try h.run()
+        XCTAssertEqual(try h.run().counts[.upToDate], 300)
+        try FileSystem.remove(h.ws.path("out/150.txt"))
+        h.ws.write("out/299.txt", "edited")
+        let summary = try h.run()
+        XCTAssertEqual(summary.executed, 0)
+        XCTAssertEqual(summary.outcomes.first { $0.step == "s150" }?.reason, .outputMissing("out/150.txt"))
+        XCTAssertEqual(summary.outcomes.first { $0.step == "s299" }?.reason, .outputModified("out/299.txt"))
+        XCTAssertEqual(h.ws.read("out/150.txt"), "150")
+        XCTAssertEqual(h.ws.read("out/299.txt"), "299")
+    }
 }
