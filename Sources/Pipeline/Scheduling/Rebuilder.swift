@@ -35,10 +35,12 @@ public final class Rebuilder {
 
     /// The files a step consumes with their digests, sorted by path: its input patterns
     /// expanded, plus every file its needed steps produced (`produced`).
-    public func inputs(of step: Step, produced: [String: Digest], neededFiles: [[String]]) throws -> [(path: String, digest: Digest)] {
+    public func inputs<Files: Sequence<String>>(of step: Step, produced: [String: Digest], neededFiles: Files) throws
+        -> [(path: String, digest: Digest)]
+    {
         var found: [(path: String, digest: Digest)] = []
-        found.reserveCapacity(neededFiles.count + step.inputs.count)
-        for files in neededFiles { for path in files { if let digest = produced[path] { found.append((path, digest)) } } }
+        found.reserveCapacity(step.inputs.count + 4)
+        for path in neededFiles { if let digest = produced[path] { found.append((path, digest)) } }
         for (index, pattern) in step.inputs.enumerated() {
             if Glob.isPattern(pattern) {
                 for path in expand(Glob(pattern)) { found.append((path, try produced[path] ?? digest(of: path))) }
@@ -61,10 +63,13 @@ public final class Rebuilder {
         }
         // Sorted by path, each path once.
         found.sort { $0.path < $1.path }
-        var unique: [(path: String, digest: Digest)] = []
-        unique.reserveCapacity(found.count)
-        for entry in found where unique.last?.path != entry.path { unique.append(entry) }
-        return unique
+        var kept = 0
+        for entry in found where kept == 0 || found[kept - 1].path != entry.path {
+            found[kept] = entry
+            kept += 1
+        }
+        found.removeSubrange(kept...)
+        return found
     }
 
     func digest(of relative: String) throws -> Digest {

@@ -163,9 +163,9 @@ public final class Scheduler {
     /// Decides one step and either finishes it at once (returns its outcome) or starts it.
     private func process(_ i: Int, index: Int, total: Int, options: RunOptions) throws -> StepOutcome? {
         let step = graph.steps[i]
-        let neededFiles = graph.dependencies[i].map { filesOf[$0] }
+        let neededFiles = graph.dependencies[i].lazy.flatMap { self.filesOf[$0] }
         if step.isAlias {
-            filesOf[i] = neededFiles.flatMap { $0 }
+            filesOf[i] = Array(neededFiles)
             return StepOutcome(step: step.name, status: .upToDate)
         }
         if options.dryRun, let pending = graph.dependencies[i].first(where: { pendingDry.contains($0) }) {

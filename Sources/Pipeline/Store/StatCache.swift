@@ -33,7 +33,13 @@ public final class StatCache {
     public let path: String?
     public private(set) var entries: [String: Entry] = [:]
     public private(set) var isDirty = false
-    public private(set) var counts: [Answer: Int] = [.stat: 0, .quickHash: 0, .fullHash: 0]
+    public var counts: [Answer: Int] {
+        var result = answers
+        result[.stat] = statAnswers
+        return result
+    }
+    private var answers: [Answer: Int] = [.quickHash: 0, .fullHash: 0]
+    private var statAnswers = 0
     private let hasher = FileHasher()
 
     /// Loads the cache at `path` (a missing or damaged file is an empty cache).
@@ -50,15 +56,15 @@ public final class StatCache {
     }
 
     public func digest(of absolutePath: String, key: String, stat st: FileStat) throws -> Digest {
-        let now = pl_wall_ns()
         if var entry = entries[key], entry.size == st.size {
             if entry.sameStat(st), entry.verifiedAt - max(st.mtimeNanos, st.ctimeNanos) > racyWindowNanos {
-                counts[.stat, default: 0] += 1
+                statAnswers += 1
                 return entry.sha256
             }
+            let now = pl_wall_ns()
             let quick = try hasher.quickFingerprint(absolutePath)
             if quick == entry.xxh {
-                counts[.quickHash, default: 0] += 1
+                answers[.quickHash, default: 0] += 1
                 entry.device = st.device
                 entry.inode = st.inode
                 entry.mtimeNanos = st.mtimeNanos
@@ -69,7 +75,8 @@ public final class StatCache {
                 return entry.sha256
             }
         }
-        counts[.fullHash, default: 0] += 1
+        answers[.fullHash, default: 0] += 1
+        let now = pl_wall_ns()
         let fingerprint = try hasher.fingerprint(absolutePath)
         record(key: key, stat: st, fingerprint: fingerprint, at: now)
         return fingerprint.sha256
