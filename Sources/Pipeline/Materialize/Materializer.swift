@@ -70,14 +70,16 @@ public struct Materializer {
         return "\(directory)/.\(name).tmp-\(getpid())-\(pl_monotonic_ns() % 1_000_000_007)"
     }
 
-    /// Writes an absolute path atomically (store files, reports).
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o644) throws {
-        try replace(path, mode: mode, beforeRename: nil) { fd, temp in try FileSystem.writeAll(fd, bytes, path: temp) }
+    /// Writes an absolute path atomically (store files, reports). `durable: false` skips the
+    /// flushes for state that is a cache, checksummed and rebuilt when lost: a crash then
+    /// leaves the old file, the new one, or (after power loss) none, never a torn one in use.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o644, durable: Bool = true) throws {
+        try replace(path, mode: mode, beforeRename: nil, durable: durable) { fd, temp in try FileSystem.writeAll(fd, bytes, path: temp) }
     }
 
     /// The core protocol: `fill` writes the temp file; then fsync, rename, fsync directory.
     /// On any error the temp file is removed and the old file is untouched.
-    static func replace(_ path: String, mode: UInt32, beforeRename: (@Sendable (String) throws -> Void)?,
+    static func replace(_ path: String, mode: UInt32, beforeRename: (@Sendable (String) throws -> Void)?, durable: Bool = true,
                         fill: (Int32, String) throws -> Void) throws {
         let directory = Path.directory(of: path)
         try FileSystem.makeDirectories(directory)
@@ -88,7 +90,7 @@ public struct Materializer {
         do {
             try fill(fd, temp)
             guard fchmod(fd, mode_t(mode & 0o7777)) == 0 else { throw FileSystem.ioError("cannot set mode of", temp) }
-            guard fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
+            guard !durable || fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
             closed = true
             guard close(fd) == 0 else { throw FileSystem.ioError("cannot write", path) }
             try beforeRename?(temp)
@@ -98,6 +100,6 @@ public struct Materializer {
             unlink(temp)
             throw error
         }
-        FileSystem.syncDirectory(directory)
+        if durable { FileSystem.syncDirectory(directory) }
     }
 }

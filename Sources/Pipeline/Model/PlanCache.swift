@@ -45,7 +45,7 @@ public enum PlanCache {
         for step in file.steps { writeStep(step, &w) }
         for deps in graph.dependencies { w.ints(deps) }
         w.ints(graph.order)
-        try Materializer.writeAtomically(w.bytes, to: path)
+        try Materializer.writeAtomically(w.bytes, to: path, durable: false)
     }
 
     static func writeEnv(_ env: EnvSpec, _ w: inout BinaryWriter) {

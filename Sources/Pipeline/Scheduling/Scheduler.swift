@@ -102,12 +102,8 @@ public final class Scheduler {
             release(i)
         }
 
-        while true {
-            if !interrupted, executor.interruptRequested() {
-                interrupted = true
-                stopping = true
-                executor.terminateAll()
-            }
+        /// Decides ready steps and starts their commands while slots are free.
+        func startReady() {
             while !stopping, running.count < options.jobs, readyHead < ready.count {
                 let i = ready[readyHead]
                 readyHead += 1
@@ -124,8 +120,20 @@ public final class Scheduler {
                 } catch let error as PipelineError {
                     failureCodes.append(error.code)
                     finish(i, StepOutcome(step: step.name, status: .failed, message: error.description))
+                } catch {
+                    failureCodes.append(.io)
+                    finish(i, StepOutcome(step: step.name, status: .failed, message: "\(error)"))
                 }
             }
+        }
+
+        while true {
+            if !interrupted, executor.interruptRequested() {
+                interrupted = true
+                stopping = true
+                executor.terminateAll()
+            }
+            startReady()
             if running.isEmpty {
                 if stopping || readyHead >= ready.count { break }
                 continue
@@ -139,6 +147,9 @@ public final class Scheduler {
                 }
             case .completed(let completion):
                 guard let run = running.removeValue(forKey: completion.id) else { continue }
+                // Refill the freed slot first: storing this step's outputs then overlaps
+                // with the next command instead of leaving a core idle.
+                startReady()
                 finish(run.step, complete(run, completion, interrupted: interrupted))
             }
         }

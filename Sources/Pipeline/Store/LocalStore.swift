@@ -85,7 +85,7 @@ public final class LocalStore: BlobStore, ActionCache {
         // Small files (logs, most outputs): hash first, write only what the store lacks.
         var st = Glibc.stat()
         if fstat(source, &st) == 0, st.st_size <= 1 << 20 {
-            let bytes = try FileSystem.readFile(path)
+            let bytes = try FileSystem.read(source, path: path)
             let sha = SHA256()
             let xxh = XXH128Hasher()
             bytes.withUnsafeBytes { raw in

@@ -96,7 +96,7 @@ public final class StatCache {
     /// Writes the cache back when it changed (atomically; a torn file reads as empty).
     public func save() throws {
         guard isDirty, let path else { return }
-        try Materializer.writeAtomically(StatCache.encode(entries), to: path)
+        try Materializer.writeAtomically(StatCache.encode(entries), to: path, durable: false)
         isDirty = false
     }
 

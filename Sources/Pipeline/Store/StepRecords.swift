@@ -86,7 +86,7 @@ public final class StepRecords {
 
     public func save() throws {
         guard isDirty, let path else { return }
-        try Materializer.writeAtomically(StepRecords.encode(records), to: path)
+        try Materializer.writeAtomically(StepRecords.encode(records), to: path, durable: false)
         isDirty = false
     }
 

@@ -37,6 +37,11 @@ public enum FileSystem {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError("cannot read", path) }
         defer { close(fd) }
+        return try read(fd, path: path)
+    }
+
+    /// Everything left to read from an open descriptor.
+    public static func read(_ fd: Int32, path: String) throws -> [UInt8] {
         var st = Glibc.stat()
         var capacity = 1 << 16
         if fstat(fd, &st) == 0, st.st_size > 0 { capacity = Int(st.st_size) + 1 }
@@ -44,7 +49,7 @@ public enum FileSystem {
         var count = 0
         while true {
             if count == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
-            let n = result.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            let n = result.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ioError("cannot read", path)
