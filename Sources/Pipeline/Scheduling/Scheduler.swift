@@ -147,9 +147,10 @@ public final class Scheduler {
                 }
             case .completed(let completion):
                 guard let run = running.removeValue(forKey: completion.id) else { continue }
-                // Refill the freed slot first: storing this step's outputs then overlaps
-                // with the next command instead of leaving a core idle.
-                startReady()
+                // After a success, refill the freed slot first: storing this step's outputs
+                // then overlaps with the next command instead of leaving a core idle. After
+                // a failure, nothing new starts before the failure is known (unless -k).
+                if completion.termination == .exited(0) || options.keepGoing { startReady() }
                 finish(run.step, complete(run, completion, interrupted: interrupted))
             }
         }
