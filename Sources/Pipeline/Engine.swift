@@ -72,18 +72,13 @@ public final class Engine {
         defer { withExtendedLifetime(lock) {} }
 
         // The workspace state loads on the second core while this one reads the plan.
-        let t0 = pl_monotonic_ns()
+        let start = pl_monotonic_ns()
         let background = BackgroundLoad { () -> (StepRecords, StatCache, UInt64) in
-            let r = StepRecords(path: state + "/steps")
-            let c = StatCache(path: state + "/statcache")
-            return (r, c, pl_monotonic_ns())
+            (StepRecords(path: state + "/steps"), StatCache(path: state + "/statcache"), pl_monotonic_ns())
         }
         let (file, graph) = try load()
-        let t1 = pl_monotonic_ns()
-        let (records, statCache, tb) = background.wait()
-        if environment["PIPELINE_PHASES"] != nil {
-            events.emit(.warning("plan \(Double(t1 - t0) / 1e6) ms, state \(Double(tb - t0) / 1e6) ms"))
-        }
+        let planLoaded = pl_monotonic_ns()
+        let (records, statCache, stateLoaded) = background.wait()
 
         for name in options.force where graph.index(of: name) == nil {
             throw PipelineError(.unknownStep, "--force names unknown step '\(name)'\(Suggestion.hint(for: name, in: graph.names))")
@@ -96,12 +91,14 @@ public final class Engine {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: events)
-        let t2 = pl_monotonic_ns()
+        let scheduled = pl_monotonic_ns()
         let summary = try scheduler.run(selected, options: options)
-        let t3 = pl_monotonic_ns()
+        let ran = pl_monotonic_ns()
         if !options.dryRun { try rebuilder.save() }
-        if environment["PIPELINE_PHASES"] != nil {
-            events.emit(.warning("schedule \(Double(t3 - t2) / 1e6) ms, save \(Double(pl_monotonic_ns() - t3) / 1e6) ms"))
+        if environment["PIPELINE_TIMINGS"] != nil {
+            let ms = { (a: UInt64, b: UInt64) in String(Double((b - a) / 10_000) / 100) + " ms" }
+            events.emit(.warning("timings: plan \(ms(start, planLoaded)) ∥ state \(ms(start, stateLoaded)), run \(ms(scheduled, ran)), "
+                                 + "save \(ms(ran, pl_monotonic_ns()))"))
         }
         events.emit(.finished(summary))
         let failure: PipelineError.Code? = summary.interrupted ? .interrupted : (summary.succeeded ? nil : scheduler.failureCode ?? .stepFailed)

@@ -15,23 +15,23 @@ enum ExitStatus {
 
     static func of(_ code: PipelineError.Code) -> Int32 {
         switch code {
-        case .invalidInput, .unknownStep, .dependencyCycle, .ruleUnavailable: return usage
+        case .invalidInput, .unknownStep, .dependencyCycle, .ruleUnavailable, .invalidTransition, .unknownJob: return usage
         case .missingInput, .programNotFound: return missingDependency
         case .pathEscapes, .confirmationRequired: return unsafe
         case .interrupted: return interrupted
-        case .stepFailed, .leaseConflict, .storeFormat, .io, .internalError: return failure
+        case .stepFailed, .leaseConflict, .storeFormat, .io, .internalError, .jobCorrupt: return failure
         }
     }
 
     static func category(_ code: PipelineError.Code) -> String {
         switch code {
-        case .invalidInput, .unknownStep, .dependencyCycle, .ruleUnavailable: return "invalid_input"
+        case .invalidInput, .unknownStep, .dependencyCycle, .ruleUnavailable, .invalidTransition, .unknownJob: return "invalid_input"
         case .missingInput, .programNotFound: return "missing_dependency"
         case .pathEscapes, .confirmationRequired: return "unsafe"
         case .interrupted: return "interrupted"
         case .stepFailed: return "step_failed"
         case .leaseConflict: return "contention"
-        case .storeFormat: return "store"
+        case .storeFormat, .jobCorrupt: return "store"
         case .io, .internalError: return "internal"
         }
     }

@@ -7,9 +7,9 @@ import XCTest
 final class ExitStatusTests: XCTestCase {
     func testEveryErrorCodeHasItsDocumentedStatus() {
         let expected: [PipelineError.Code: Int32] = [
-            .invalidInput: 6, .unknownStep: 6, .dependencyCycle: 6, .ruleUnavailable: 6,
+            .invalidInput: 6, .unknownStep: 6, .dependencyCycle: 6, .ruleUnavailable: 6, .invalidTransition: 6, .unknownJob: 6,
             .missingInput: 7, .programNotFound: 7,
-            .stepFailed: 1, .leaseConflict: 1, .storeFormat: 1, .io: 1, .internalError: 1,
+            .stepFailed: 1, .leaseConflict: 1, .storeFormat: 1, .io: 1, .internalError: 1, .jobCorrupt: 1,
             .pathEscapes: 8, .confirmationRequired: 8,
             .interrupted: 130,
         ]

@@ -33,6 +33,11 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         /// Destructive operation without confirmation.
         case confirmationRequired = "confirmation_required"
         case leaseConflict = "lease_conflict"
+        /// A job status change the transition table refuses.
+        case invalidTransition = "invalid_transition"
+        case unknownJob = "unknown_job"
+        /// A job's files disagree or cannot be read; `pipeline job doctor` explains.
+        case jobCorrupt = "job_corrupt"
         case storeFormat = "store_format"
         case io = "io_error"
         case interrupted = "interrupted"

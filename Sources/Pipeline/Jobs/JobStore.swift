@@ -1,0 +1,179 @@
+import CSupport
+import Glibc
+
+/// Jobs on disk, one folder each under `<store>/jobs/<id>/`:
+///
+///     events.jsonl   append-only log, one canonical JSON line per event (the truth)
+///     state.json     snapshot of the state after `revision` events (a fast copy)
+///     lock           serializes writers (flock; the kernel drops it when a writer dies)
+///
+/// A change is appended to the log and flushed first, then the snapshot is replaced. A crash
+/// between the two leaves a log one event ahead: the next read replays it, so a change is
+/// either in both or, if the log line never got flushed, in neither. A torn last line (a
+/// crash mid-append) is ignored on read and cut off before the next append.
+public final class JobStore {
+    public let root: String
+
+    public init(storeRoot: String) {
+        root = storeRoot + "/jobs"
+    }
+
+    public func folder(_ id: JobID) -> String { root + "/" + id.rawValue }
+
+    /// Every job id, oldest first.
+    public func list() -> [JobID] {
+        (FileSystem.list(root) ?? []).compactMap { JobID($0.name) }.sorted()
+    }
+
+    /// A new job, queued, with its `created` event.
+    public func create(targets: [String], actor: String, payload extra: [String: JSON] = [:]) throws -> JobSnapshot {
+        try FileSystem.makeDirectories(root)
+        var id = JobID.make()
+        while mkdir(folder(id), 0o755) != 0 {
+            guard errno == EEXIST else { throw FileSystem.ioError("cannot create job folder", folder(id)) }
+            id = JobID.make()
+        }
+        var payload = extra
+        payload["targets"] = .array(targets.map(JSON.string))
+        return try append(id, type: .created, actor: actor) { _ in .object(payload) }
+    }
+
+    /// The job's current state: the snapshot, plus any logged events it does not reflect yet.
+    public func load(_ id: JobID) throws -> JobSnapshot {
+        let events = try readLog(id).events
+        var snapshot = try readSnapshot(id) ?? JobSnapshot(id: id, createdAt: events.first?.time ?? "")
+        if snapshot.revision > events.count {
+            throw PipelineError(.jobCorrupt, "job \(id): its snapshot (revision \(snapshot.revision)) is ahead of its log (\(events.count) events)",
+                                path: folder(id), hint: "run `pipeline job doctor \(id)`")
+        }
+        for event in events.dropFirst(snapshot.revision) { snapshot = try snapshot.applying(event) }
+        return snapshot
+    }
+
+    /// The job's events, oldest first (a torn last line is left out).
+    public func events(_ id: JobID) throws -> [JobEvent] { try readLog(id).events }
+
+    /// Appends one event under the job's lock. `payload` sees the current state: it refuses
+    /// (throws) or returns the event's payload. Returns the new state.
+    @discardableResult
+    public func append(_ id: JobID, type: JobEvent.Kind, actor: String, payload: (JobSnapshot) throws -> JSON) throws -> JobSnapshot {
+        let lock = try JobLock(path: folder(id) + "/lock")
+        defer { withExtendedLifetime(lock) {} }
+        let log = try readLog(id)
+        var current = try readSnapshot(id) ?? JobSnapshot(id: id, createdAt: JobStore.timestamp())
+        for event in log.events.dropFirst(current.revision) { current = try current.applying(event) }
+        let event = JobEvent(sequence: current.revision + 1, time: JobStore.timestamp(), type: type, actor: actor, payload: try payload(current))
+        let next = try current.applying(event)
+
+        let path = folder(id) + "/events.jsonl"
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.ioError("cannot write", path) }
+        defer { close(fd) }
+        // Cut a torn tail, then append at the end of the last whole line.
+        guard ftruncate(fd, off_t(log.validBytes)) == 0, lseek(fd, off_t(log.validBytes), SEEK_SET) >= 0 else {
+            throw FileSystem.ioError("cannot write", path)
+        }
+        try FileSystem.writeAll(fd, event.line, path: path)
+        guard fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
+        try Materializer.writeAtomically(next.json.canonicalBytes + [0x0A], to: folder(id) + "/state.json")
+        return next
+    }
+
+    /// Changes the job's status, refusing what the transition table refuses.
+    @discardableResult
+    public func transition(_ id: JobID, to status: JobStatus, actor: String, reason: String? = nil) throws -> JobSnapshot {
+        var payload: [String: JSON] = ["to": .string(status.rawValue)]
+        if let reason { payload["reason"] = .string(reason) }
+        return try append(id, type: .status, actor: actor) { current in
+            try current.status.checkChange(to: status, job: id)
+            return .object(payload)
+        }
+    }
+
+    /// Records a checkpoint with the next id (`cp_0001`, …).
+    @discardableResult
+    public func checkpoint(_ id: JobID, kind: Checkpoint.Kind, summary: String, requiredAction: String? = nil, step: String? = nil,
+                           actor: String) throws -> JobSnapshot {
+        try append(id, type: .checkpoint, actor: actor) { current in
+            if current.status.isTerminal {
+                throw PipelineError(.invalidTransition, "job \(id) is \(current.status.rawValue): no checkpoint can reopen it")
+            }
+            let checkpoint = try Checkpoint(id: Checkpoint.id(number: current.checkpoints.count + 1), kind: kind, summary: summary,
+                                            requiredAction: requiredAction, step: step, createdAt: pl_wall_ns())
+            return ["checkpoint": checkpoint.json]
+        }
+    }
+
+    // MARK: Reading
+
+    struct Log {
+        var events: [JobEvent]
+        /// Bytes up to the end of the last complete line.
+        var validBytes: Int
+    }
+
+    func readLog(_ id: JobID) throws -> Log {
+        let path = folder(id) + "/events.jsonl"
+        guard FileSystem.exists(folder(id)) else {
+            throw PipelineError(.unknownJob, "no job \(id)", hint: "`pipeline job list` shows the jobs")
+        }
+        guard let bytes = try? FileSystem.readFile(path) else { return Log(events: [], validBytes: 0) }
+        var events: [JobEvent] = []
+        var start = 0
+        var validBytes = 0
+        for (index, byte) in bytes.enumerated() where byte == 0x0A {
+            let line = Array(bytes[start..<index])
+            start = index + 1
+            guard let json = try? JSON.parse(line), let event = try? JobEvent(json: json) else {
+                throw PipelineError(.jobCorrupt, "job \(id): line \(events.count + 1) of events.jsonl is not a job event", path: path,
+                                    hint: "run `pipeline job doctor \(id)`")
+            }
+            events.append(event)
+            validBytes = start
+        }
+        return Log(events: events, validBytes: validBytes)
+    }
+
+    func readSnapshot(_ id: JobID) throws -> JobSnapshot? {
+        let path = folder(id) + "/state.json"
+        guard let bytes = try? FileSystem.readFile(path) else { return nil }
+        guard let json = try? JSON.parse(bytes), let snapshot = try? JobSnapshot(json: json), snapshot.id == id else {
+            // A damaged snapshot is rebuilt from the log, which is the truth.
+            return nil
+        }
+        return snapshot
+    }
+
+    /// Now, as `2026-11-22T21:15:03.120Z`.
+    public static func timestamp(nanoseconds: Int64 = pl_wall_ns()) -> String {
+        var seconds = time_t(nanoseconds / 1_000_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ n: Int32, _ width: Int) -> String {
+            let s = String(n)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let millis = Int32((nanoseconds / 1_000_000) % 1000)
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(millis, 3))Z"
+    }
+}
+
+/// An exclusive lock on a job's folder for one writer at a time.
+final class JobLock {
+    private let fd: Int32
+
+    init(path: String) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.ioError("cannot open lock", path) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let code = errno
+                close(fd)
+                throw FileSystem.ioError("cannot lock", path, errno: code)
+            }
+        }
+    }
+
+    deinit { close(fd) }
+}

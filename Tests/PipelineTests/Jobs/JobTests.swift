@@ -1,0 +1,160 @@
+import Dispatch
+import Glibc
+import XCTest
+
+@testable import Pipeline
+
+final class JobIDTests: XCTestCase {
+    func testMadeIdsAreValidAndSortByTime() {
+        let early = JobID.make(nanoseconds: 1_700_000_000_000_000_000)
+        let late = JobID.make(nanoseconds: 1_800_000_000_000_000_000)
+        XCTAssertTrue(early.rawValue.hasPrefix("20231114T221320Z-"), early.rawValue)
+        XCTAssertTrue(JobID.isValid(late.rawValue))
+        XCTAssertLessThan(early, late)
+    }
+
+    func testRejectsWhatIsNotAnId() {
+        for bad in ["", "20231114T221320Z-abcde", "20231114T221320Z-ABCDEF", "20231114 221320Z-abcdef", "../../etc/passwd",
+                    "20231114T221320Z-abcdefg", "2023111XT221320Z-abcdef"] {
+            XCTAssertNil(JobID(bad), bad)
+        }
+        XCTAssertNotNil(JobID("20231114T221320Z-0a9f3c"))
+    }
+}
+
+final class JobStatusTests: XCTestCase {
+    /// The whole table, pinned: every allowed pair and, by omission, every refused one.
+    func testTransitionTable() {
+        let allowed: Set<String> = [
+            "queued>running", "queued>canceled",
+            "running>paused", "running>decision_needed", "running>blocked", "running>completed", "running>failed", "running>canceled",
+            "paused>running", "paused>canceled",
+            "decision_needed>running", "decision_needed>canceled",
+            "blocked>running", "blocked>failed", "blocked>canceled",
+            "failed>running", "failed>canceled",
+        ]
+        for from in JobStatus.allCases {
+            for to in JobStatus.allCases {
+                XCTAssertEqual(from.canChange(to: to), allowed.contains("\(from.rawValue)>\(to.rawValue)"), "\(from) → \(to)")
+            }
+        }
+    }
+
+    func testTerminalStatusesStayTerminal() throws {
+        for status in JobStatus.allCases where status.isTerminal {
+            XCTAssertTrue(JobStatus.transitions[status]!.isEmpty)
+        }
+        let id = JobID.make()
+        XCTAssertThrowsError(try JobStatus.completed.checkChange(to: .running, job: id)) { error in
+            let e = error as! PipelineError
+            XCTAssertEqual(e.code, .invalidTransition)
+            XCTAssertTrue(e.message.contains("is completed"), e.message)
+        }
+    }
+}
+
+final class CheckpointTests: XCTestCase {
+    func testValidation() throws {
+        XCTAssertNoThrow(try Checkpoint(id: "cp_0001", kind: .plan, summary: "3 steps", createdAt: 0))
+        XCTAssertNoThrow(try Checkpoint(id: "cp_0001", kind: .progress, summary: String(repeating: "é", count: 256), createdAt: 0))
+        XCTAssertThrowsError(try Checkpoint(id: "cp_0001", kind: .progress, summary: String(repeating: "é", count: 257), createdAt: 0))
+        XCTAssertThrowsError(try Checkpoint(id: "cp_0001", kind: .plan, summary: "", createdAt: 0))
+        XCTAssertThrowsError(try Checkpoint(id: "cp_0001", kind: .decisionNeeded, summary: "ship?", createdAt: 0))
+        XCTAssertNoThrow(try Checkpoint(id: "cp_0001", kind: .decisionNeeded, summary: "ship?", requiredAction: "review dist/", createdAt: 0))
+        for bad in ["cp_1", "cp_0000", "cp-0001", "cp_00a1"] {
+            XCTAssertThrowsError(try Checkpoint(id: bad, kind: .plan, summary: "x", createdAt: 0), bad)
+        }
+        XCTAssertEqual(Checkpoint.id(number: 7), "cp_0007")
+        XCTAssertEqual(Checkpoint.id(number: 12345), "cp_12345")
+    }
+}
+
+final class JobStoreTests: XCTestCase {
+    func testLifecycleIsLoggedAndSnapshotted() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let job = try store.create(targets: ["app"], actor: "alice")
+        XCTAssertEqual(job.status, .queued)
+        XCTAssertEqual(job.revision, 1)
+        try store.transition(job.id, to: .running, actor: "pipeline")
+        try store.checkpoint(job.id, kind: .plan, summary: "2 steps", actor: "pipeline")
+        try store.checkpoint(job.id, kind: .progress, summary: "app ran", step: "app", actor: "pipeline")
+        let done = try store.transition(job.id, to: .completed, actor: "pipeline")
+        XCTAssertEqual(done.revision, 5)
+        XCTAssertEqual(done.checkpoints.map(\.id), ["cp_0001", "cp_0002"])
+        XCTAssertEqual(try store.load(job.id), done)
+        XCTAssertEqual(try store.events(job.id).map(\.sequence), [1, 2, 3, 4, 5])
+        XCTAssertEqual(store.list(), [job.id])
+
+        XCTAssertThrowsError(try store.transition(job.id, to: .running, actor: "bob")) { error in
+            XCTAssertEqual((error as? PipelineError)?.code, .invalidTransition)
+        }
+        XCTAssertThrowsError(try store.checkpoint(job.id, kind: .progress, summary: "again", actor: "bob")) { error in
+            XCTAssertEqual((error as? PipelineError)?.code, .invalidTransition)
+        }
+        XCTAssertEqual(try store.load(job.id).revision, 5, "refused changes leave nothing behind")
+    }
+
+    func testACrashBetweenLogAndSnapshotIsReconciledOnRead() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let job = try store.create(targets: [], actor: "a")
+        let snapshotBefore = try FileSystem.readFile(store.folder(job.id) + "/state.json")
+        try store.transition(job.id, to: .running, actor: "a")
+        // As if the process died after flushing the log line, before replacing the snapshot.
+        try Materializer.writeAtomically(snapshotBefore, to: store.folder(job.id) + "/state.json")
+        XCTAssertEqual(try store.load(job.id).status, .running)
+        XCTAssertEqual(try store.transition(job.id, to: .completed, actor: "a").revision, 3)
+    }
+
+    func testATornLastLineIsIgnoredAndCutBeforeTheNextAppend() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let job = try store.create(targets: [], actor: "a")
+        let log = store.folder(job.id) + "/events.jsonl"
+        let fd = open(log, O_WRONLY | O_APPEND)
+        try FileSystem.writeAll(fd, Array("{\"schema_id\":\"pipeline.job_ev".utf8), path: log)
+        close(fd)
+        XCTAssertEqual(try store.load(job.id).revision, 1)
+        try store.transition(job.id, to: .running, actor: "a")
+        XCTAssertEqual(try store.events(job.id).map(\.sequence), [1, 2])
+        let text = try FileSystem.readText(log)
+        XCTAssertFalse(text.contains("pipeline.job_ev\""), "the torn line is gone")
+    }
+
+    func testADamagedSnapshotIsRebuiltFromTheLog() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let job = try store.create(targets: ["x"], actor: "a")
+        try store.transition(job.id, to: .running, actor: "a")
+        ws.write(".pipeline/jobs/\(job.id)/state.json", "{not json")
+        let loaded = try store.load(job.id)
+        XCTAssertEqual(loaded.status, .running)
+        XCTAssertEqual(loaded.targets, ["x"])
+    }
+
+    func testUnknownJobIsAClearError() {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        XCTAssertThrowsError(try store.load(JobID.make())) { error in
+            XCTAssertEqual((error as? PipelineError)?.code, .unknownJob)
+        }
+    }
+
+    func testConcurrentWritersAreSerialized() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let job = try store.create(targets: [], actor: "a")
+        try store.transition(job.id, to: .running, actor: "a")
+        let root = ws.path(".pipeline")
+        let id = job.id
+        DispatchQueue.concurrentPerform(iterations: 8) { n in
+            let mine = JobStore(storeRoot: root)
+            for k in 0..<5 { _ = try? mine.checkpoint(id, kind: .progress, summary: "w\(n)-\(k)", actor: "w\(n)") }
+        }
+        let loaded = try store.load(job.id)
+        XCTAssertEqual(loaded.checkpoints.count, 40)
+        XCTAssertEqual(Set(loaded.checkpoints.map(\.id)).count, 40)
+        XCTAssertEqual(try store.events(job.id).map(\.sequence), Array(1...42))
+    }
+}
