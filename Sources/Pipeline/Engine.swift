@@ -23,10 +23,18 @@ public final class Engine {
     }
 
     private var loaded: (file: Pipelinefile, graph: Graph)?
+    /// How recent a file's timestamps may be before its stat alone is not trusted (a write in
+    /// the same clock tick could follow unseen). Tests lower it instead of sleeping.
+    public var racyWindowNanos: Int64 = 100_000_000
+    /// Whether the last `build` was answered by `NoopCheck` alone.
+    public private(set) var usedNoopCheck = false
+    /// The Pipelinefile's stat just before it was read.
+    private var pipelinefileStat: FileStat?
 
     /// Reads and validates the Pipelinefile (once per engine).
     public func load() throws -> (file: Pipelinefile, graph: Graph) {
         if let loaded { return loaded }
+        pipelinefileStat = FileSystem.stat(workspace.pipelinefile, follow: true)
         let bytes = try FileSystem.readFile(workspace.pipelinefile)
         let digest = SHA256.hash(bytes)
         let planPath = LocalStore.workspaceStatePath(store: workspace.storePath, workspaceRoot: workspace.root) + "/plan"
@@ -71,6 +79,14 @@ public final class Engine {
             interrupted: { executor.interruptRequested() })
         defer { withExtendedLifetime(lock) {} }
 
+        let noopPath = state + "/noop"
+        if !options.dryRun, options.force.isEmpty, let answer = NoopCheck.check(path: noopPath, root: workspace.root, context: { names in
+            NoopCheck.context(targets: targets, envNames: names, environment: self.environment, root: self.workspace.root)
+        }, racyWindowNanos: racyWindowNanos) {
+            usedNoopCheck = true
+            return reportNoop(steps: answer.steps, upToDate: answer.upToDate)
+        }
+
         // The workspace state loads on the second core while this one reads the plan.
         let start = pl_monotonic_ns()
         let background = BackgroundLoad { () -> (StepRecords, StatCache, UInt64) in
@@ -79,6 +95,7 @@ public final class Engine {
         let (file, graph) = try load()
         let planLoaded = pl_monotonic_ns()
         let (records, statCache, stateLoaded) = background.wait()
+        statCache.racyWindowNanos = racyWindowNanos
 
         for name in options.force where graph.index(of: name) == nil {
             throw PipelineError(.unknownStep, "--force names unknown step '\(name)'\(Suggestion.hint(for: name, in: graph.names))")
@@ -100,10 +117,68 @@ public final class Engine {
             events.emit(.warning("timings: plan \(ms(start, planLoaded)) ∥ state \(ms(start, stateLoaded)), run \(ms(scheduled, ran)), "
                                  + "save \(ms(ran, pl_monotonic_ns()))"))
         }
+        if !options.dryRun {
+            rememberNoop(at: noopPath, summary: summary, targets: targets, selected: selected, graph: graph, rebuilder: rebuilder)
+        }
         events.emit(.finished(summary))
         let failure: PipelineError.Code? = summary.interrupted ? .interrupted : (summary.succeeded ? nil : scheduler.failureCode ?? .stepFailed)
         retained.append(contentsOf: [rebuilder, scheduler] as [AnyObject])
         return BuildReport(summary: summary, failure: failure)
+    }
+
+    /// The events of a run found up to date by `NoopCheck`, the same as a full check's.
+    private func reportNoop(steps: [String], upToDate: Int) -> BuildReport {
+        let started = pl_monotonic_ns()
+        events.emit(.planned(steps: steps))
+        for name in steps { events.emit(.stepFinished(StepOutcome(step: name, status: .upToDate))) }
+        let summary = RunSummary(counts: [.upToDate: upToDate], outcomes: [], durationNanos: Int64(pl_monotonic_ns() - started),
+                                 dryRun: false, interrupted: false)
+        events.emit(.finished(summary))
+        return BuildReport(summary: summary, failure: nil)
+    }
+
+    /// After a run: remember every file it depended on, when all of it succeeded and nothing
+    /// in it always runs; otherwise forget any earlier answer.
+    private func rememberNoop(at path: String, summary: RunSummary, targets: [String], selected: [Int], graph: Graph,
+                              rebuilder: Rebuilder) {
+        var envNames = Set<String>()
+        var entries: [NoopCheck.Entry] = []
+        var seen = Set<String>()
+        func add(_ relative: String) -> Bool {
+            guard seen.insert(relative).inserted else { return true }
+            guard let cached = rebuilder.statCache.entries[relative] else { return false }
+            entries.append(NoopCheck.Entry(path: relative, stat: FileStat(device: cached.device, inode: cached.inode, size: cached.size,
+                                                                           mtimeNanos: cached.mtimeNanos, ctimeNanos: cached.ctimeNanos,
+                                                                           mode: 0, kind: .file)))
+            return true
+        }
+        var usable = summary.succeeded && pipelinefileStat != nil
+        if usable, let stat = pipelinefileStat {
+            entries.append(NoopCheck.Entry(path: String(workspace.pipelinefile.dropFirst(workspace.root.count + 1)), stat: stat))
+        }
+        for (folder, stat) in rebuilder.listedFolders where usable { entries.append(NoopCheck.Entry(path: folder, stat: stat)) }
+        for i in selected where usable {
+            let step = graph.steps[i]
+            if step.isAlias { continue }
+            envNames.formUnion(step.env.passThrough)
+            envNames.formUnion(step.env.secrets)
+            guard step.cache, let record = rebuilder.records[step.name] else { usable = false; break }
+            for input in record.inputs where !add(input.path) { usable = false }
+            for file in record.result.files where file.linkTarget != nil || !add(file.path) { usable = false }
+            for folder in record.result.directories {
+                guard let stat = FileSystem.stat(workspace.root + "/" + folder, follow: true) else { usable = false; break }
+                entries.append(NoopCheck.Entry(path: folder, stat: stat))
+            }
+        }
+        guard usable else {
+            NoopCheck.forget(path: path)
+            return
+        }
+        let names = envNames.sorted()
+        let context = NoopCheck.context(targets: targets, envNames: names, environment: environment, root: workspace.root)
+        let upToDate = selected.filter { !graph.steps[$0].isAlias }.count
+        try? NoopCheck.write(path: path, context: context, envNames: names, steps: selected.map { graph.steps[$0].name }, upToDate: upToDate,
+                             entries: entries, root: workspace.root, racyWindowNanos: racyWindowNanos)
     }
 
     /// Objects of the last run, kept for the engine's lifetime: a CLI that exits right

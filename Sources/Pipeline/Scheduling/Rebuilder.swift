@@ -150,12 +150,18 @@ public final class Rebuilder {
 
     private func listing(_ directory: String) -> [(name: String, kind: FileStat.Kind?)] {
         if let cached = directoryCache[directory] { return cached }
-        let entries = FileSystem.list(directory.isEmpty ? root : absolute(directory)) ?? []
+        let path = directory.isEmpty ? root : absolute(directory)
+        // The folder's stat before reading it: a later change to it means the listing is old.
+        if let st = FileSystem.stat(path, follow: true), listedFolders[directory] == nil { listedFolders[directory] = st }
+        let entries = FileSystem.list(path) ?? []
         directoryCache[directory] = entries
         return entries
     }
 
-    /// Directory listings are cached within a decision round; outputs change them.
+    /// Every folder a glob or folder input listed in this run, with its stat when first listed.
+    public private(set) var listedFolders: [String: FileStat] = [:]
+
+    /// Listings are reused until a command or a restore may have changed a folder.
     public func forgetListings() { directoryCache.removeAll(keepingCapacity: true) }
 
     // MARK: Keys
@@ -318,7 +324,9 @@ public final class Rebuilder {
 
     /// Puts every staged restore in place (before a command may read them, and at the end).
     public func flushRestores() throws {
+        guard !pendingRestores.isEmpty else { return }
         try pendingRestores.commit()
+        forgetListings()
     }
 
     /// After a successful command: every declared output must exist; each file goes into

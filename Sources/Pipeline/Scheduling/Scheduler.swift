@@ -260,6 +260,7 @@ public final class Scheduler {
 
     private func complete(_ run: Running, _ completion: Completion, interrupted: Bool) -> StepOutcome {
         let step = graph.steps[run.step]
+        rebuilder.forgetListings()
         let command = commandText(step)
         let stdoutBytes = run.logs.stdout.contents()
         let stderrBytes = run.logs.stderr.contents()
