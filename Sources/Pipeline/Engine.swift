@@ -1,5 +1,4 @@
 import CSupport
-import Dispatch
 
 /// What a run produced, for the CLI to render and map to an exit status.
 public struct BuildReport: Sendable {
@@ -156,7 +155,7 @@ public final class Engine {
         if usable, let stat = pipelinefileStat {
             entries.append(NoopCheck.Entry(path: String(workspace.pipelinefile.dropFirst(workspace.root.count + 1)), stat: stat))
         }
-        for (folder, stat) in rebuilder.listedFolders where usable { entries.append(NoopCheck.Entry(path: folder, stat: stat)) }
+        for (folder, stat) in rebuilder.resolver.listedFolders where usable { entries.append(NoopCheck.Entry(path: folder, stat: stat)) }
         for i in selected where usable {
             let step = graph.steps[i]
             if step.isAlias { continue }
@@ -238,21 +237,5 @@ public final class Engine {
         guard FileSystem.exists(workspace.storePath) else { return false }
         try FileSystem.remove(workspace.storePath)
         return true
-    }
-}
-
-/// Runs `work` on another thread; `wait()` returns its result.
-final class BackgroundLoad<T>: @unchecked Sendable {
-    private var result: T?
-    private let group = DispatchGroup()
-
-    init(_ work: @escaping @Sendable () -> T) {
-        let box = self
-        DispatchQueue.global().async(group: group) { box.result = work() }
-    }
-
-    func wait() -> T {
-        group.wait()
-        return result!
     }
 }

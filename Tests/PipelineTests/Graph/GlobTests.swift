@@ -19,8 +19,7 @@ final class GlobTests: XCTestCase {
     func testExpansionIsSortedAndSkipsTheStore() throws {
         let ws = TestWorkspace()
         for path in ["src/b.c", "src/a.c", "src/x/c.c", "src/.hidden.c", ".pipeline/cas/z.c", "src/notes.txt"] { ws.write(path, "x") }
-        let rebuilder = Rebuilder(root: ws.root, store: try LocalStore(root: ws.path(".pipeline")), statCache: StatCache(path: nil),
-                                  records: StepRecords(path: nil), callerEnvironment: [:])
+        let rebuilder = InputResolver(root: ws.root, statCache: StatCache(path: nil))
         XCTAssertEqual(rebuilder.expand(Glob("src/**/*.c")), ["src/a.c", "src/b.c", "src/x/c.c"])
         XCTAssertEqual(rebuilder.expand(Glob("**/*.c")), ["src/a.c", "src/b.c", "src/x/c.c"])
         XCTAssertEqual(rebuilder.expand(Glob("src/*")), ["src/a.c", "src/b.c", "src/notes.txt"])
