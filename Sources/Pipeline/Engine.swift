@@ -69,20 +69,70 @@ public final class Engine {
 
     /// Builds `targets`. Holds the workspace lock for the whole run (waiting for another run
     /// unless `wait` is false).
+    /// Who a run's job is recorded for: `PIPELINE_ACTOR`, else the user, else "pipeline".
+    var actor: String { environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline" }
+
     public func build(targets: [String], options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
         let store = try openStore()
         let state = try store.workspaceState(for: workspace.root)
+        // Every real run is a job, queued until it holds the workspace, then running.
+        let jobs = options.dryRun ? nil : JobStore(storeRoot: workspace.storePath)
+        let job = try jobs?.create(targets: targets, actor: actor)
+        if let job { events.emit(.jobStarted(job.id)) }
+        do {
+            let report = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store,
+                                   job: job.map { ($0.id, jobs!) })
+            if let job, let jobs {
+                let status: JobStatus = report.summary.interrupted ? .canceled : (report.failure == nil ? .completed : .failed)
+                if status == .completed {
+                    try jobs.checkpoint(job.id, kind: .completed, summary: Engine.summaryText(report.summary), actor: actor)
+                }
+                try jobs.transition(job.id, to: status, actor: actor, reason: report.failure.map { "run ended: \($0.rawValue)" })
+            }
+            return report
+        } catch {
+            if let job, let jobs {
+                let current = (try? jobs.load(job.id))?.status
+                let reason = (error as? PipelineError)?.description ?? "\(error)"
+                _ = try? jobs.transition(job.id, to: current == .queued ? .canceled : .failed, actor: actor, reason: reason)
+            }
+            throw error
+        }
+    }
+
+    static func summaryText(_ summary: RunSummary) -> String {
+        let count = { (s: StepStatus) in summary.counts[s] ?? 0 }
+        return "\(count(.ran)) ran, \(count(.restored)) restored, \(count(.upToDate)) up to date"
+    }
+
+    static func planSummary(_ names: [String]) -> String {
+        var text = "\(names.count) steps: "
+        for (index, name) in names.enumerated() {
+            let next = (index == 0 ? "" : ", ") + name
+            if text.utf8.count + next.utf8.count > Checkpoint.maximumSummaryBytes - 4 {
+                text += ", …"
+                break
+            }
+            text += next
+        }
+        return text
+    }
+
+    private func build(targets: [String], options: RunOptions, wait: Bool, executor: Executor, state: String, store: LocalStore,
+                       job: (id: JobID, store: JobStore)?) throws -> BuildReport {
         let lock: WorkspaceLock? = options.dryRun ? nil : try WorkspaceLock(
             path: state + "/lock", wait: wait,
             waiting: { [events] holder in events.emit(.waitingForLock(holder: holder)) },
             interrupted: { executor.interruptRequested() })
         defer { withExtendedLifetime(lock) {} }
+        if let job { try job.store.transition(job.id, to: .running, actor: actor) }
 
         let noopPath = state + "/noop"
         if !options.dryRun, options.force.isEmpty, let answer = NoopCheck.check(path: noopPath, root: workspace.root, context: { names in
             NoopCheck.context(targets: targets, envNames: names, environment: self.environment, root: self.workspace.root)
         }, racyWindowNanos: racyWindowNanos) {
             usedNoopCheck = true
+            if let job { try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(answer.steps), actor: actor) }
             return reportNoop(steps: answer.steps, upToDate: answer.upToDate)
         }
 
@@ -100,6 +150,9 @@ public final class Engine {
             throw PipelineError(.unknownStep, "--force names unknown step '\(name)'\(Suggestion.hint(for: name, in: graph.names))")
         }
         let selected = try selection(targets, file: file, graph: graph)
+        if let job {
+            try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(selected.map { graph.steps[$0].name }), actor: actor)
+        }
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)

@@ -9,6 +9,7 @@ final class EventPrinter: EventSink {
     let mode: Mode
     let explain: Bool
     private var liveLineShown = false
+    private var job: JobID?
     private let width: Int
 
     init(json: Bool, explain: Bool, environment: [String: String]) {
@@ -35,6 +36,8 @@ final class EventPrinter: EventSink {
 
     private func emitText(_ event: Event) {
         switch event {
+        case .jobStarted(let id):
+            text("job \(id)", stream: 2)
         case .waitingForLock(let holder):
             text("pipeline: waiting for another run in this workspace to finish (\(holder))", stream: 2)
         case .planned:
@@ -126,6 +129,11 @@ final class EventPrinter: EventSink {
     private func emitJSON(_ event: Event) {
         var doc: [String: JSON]
         switch event {
+        case .jobStarted(let id):
+            // Text on stderr as in every mode; the JSON documents carry the id as `job`.
+            Output.error("job \(id)")
+            job = id
+            return
         case .waitingForLock(let holder):
             doc = ["schema_id": "pipeline.event", "event": "waiting_for_lock", "holder": .string(holder)]
         case .planned(let steps):
@@ -154,6 +162,7 @@ final class EventPrinter: EventSink {
                    "duration_ms": .int(summary.durationNanos / 1_000_000), "dry_run": .bool(summary.dryRun)]
         }
         doc["schema_version"] = "1.0.0"
+        if let job, doc["schema_id"] == "pipeline.plan" || doc["schema_id"] == "pipeline.run" { doc["job"] = .string(job.rawValue) }
         Output.line(JSON.object(doc).canonicalString)
     }
 }

@@ -75,7 +75,8 @@ public final class JobStore {
         }
         try FileSystem.writeAll(fd, event.line, path: path)
         guard fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
-        try Materializer.writeAtomically(next.json.canonicalBytes + [0x0A], to: folder(id) + "/state.json")
+        // The log line above is the durable record; the snapshot is rebuilt from it if lost.
+        try Materializer.writeAtomically(next.json.canonicalBytes + [0x0A], to: folder(id) + "/state.json", durable: false)
         return next
     }
 

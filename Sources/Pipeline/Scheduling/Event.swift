@@ -1,6 +1,8 @@
 /// Something the engine tells whoever watches a run. The core never prints: the CLI
 /// renders events as a progress line, plain lines, or JSON lines.
 public enum Event: Sendable {
+    /// Every run is a job; this comes before anything else.
+    case jobStarted(JobID)
     case waitingForLock(holder: String)
     /// The steps this run will consider, in order.
     case planned(steps: [String])

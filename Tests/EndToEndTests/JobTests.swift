@@ -1,0 +1,47 @@
+import Foundation
+import XCTest
+
+/// Every run is a job: its id comes first on stderr, and `pipeline job` shows what it did.
+final class JobTests: XCTestCase {
+    func testRunPrintsItsJobIdFirstAndRecordsTheOutcome() throws {
+        let f = try Fixture(self)
+        f.writeChain()
+        let result = f.run(["run"])
+        assertExit(result, 0)
+        let first = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertNotNil(first.range(of: #"^job [0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$"#, options: .regularExpression), result.transcript)
+        let id = String(first.dropFirst(4))
+
+        let shown = f.run(["job", "show", id, "--json"])
+        assertExit(shown, 0)
+        let job = try XCTUnwrap(JSONLines(shown.stdout).documents.first)
+        XCTAssertEqual(job["schema_id"] as? String, "pipeline.job")
+        XCTAssertEqual(job["status"] as? String, "completed")
+        let checkpoints = job["checkpoints"] as? [[String: Any]] ?? []
+        XCTAssertEqual(checkpoints.map { $0["id"] as? String }, ["cp_0001", "cp_0002"])
+        XCTAssertEqual(checkpoints.map { $0["type"] as? String }, ["plan", "completed"])
+
+        // A failing run is a failed job; the JSON documents carry the id.
+        f.pipelinefile("pipeline: 1\nsteps:\n  bad: { run: 'exit 3' }\n")
+        let failing = f.run(["run", "--json"])
+        assertExit(failing, 1)
+        let failedID = try XCTUnwrap(JSONLines(failing.stdout).of("pipeline.run").first?["job"] as? String)
+        let failedJob = f.run(["job", "show", failedID, "--json"])
+        XCTAssertEqual(JSONLines(failedJob.stdout).documents.first?["status"] as? String, "failed")
+
+        let listed = f.run(["job", "list", "--json"])
+        assertExit(listed, 0)
+        XCTAssertEqual(JSONLines(listed.stdout).documents.map { $0["id"] as? String }, [id, failedID].sorted())
+    }
+
+    func testBadJobIdsAreInvalidInput() throws {
+        let f = try Fixture(self)
+        f.writeChain()
+        let bad = f.run(["job", "show", "../etc"])
+        assertExit(bad, 6)
+        assertContains(bad.stderr, "is not a job id")
+        let missing = f.run(["job", "show", "20260101T000000Z-000000"])
+        assertExit(missing, 6)
+        assertContains(missing.stderr, "no job 20260101T000000Z-000000")
+    }
+}
