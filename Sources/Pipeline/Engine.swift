@@ -77,7 +77,8 @@ public final class Engine {
         let state = try store.workspaceState(for: workspace.root)
         // Every real run is a job, queued until it holds the workspace, then running.
         let jobs = options.dryRun ? nil : JobStore(storeRoot: workspace.storePath)
-        let job = try jobs?.create(targets: targets, actor: actor)
+        // Only the event that ends a run is flushed: the ones before it are rewritten by it.
+        let job = try jobs?.create(targets: targets, actor: actor, durable: false)
         if let job { events.emit(.jobStarted(job.id)) }
         do {
             let report = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store,
@@ -85,7 +86,7 @@ public final class Engine {
             if let job, let jobs {
                 let status: JobStatus = report.summary.interrupted ? .canceled : (report.failure == nil ? .completed : .failed)
                 if status == .completed {
-                    try jobs.checkpoint(job.id, kind: .completed, summary: Engine.summaryText(report.summary), actor: actor)
+                    try jobs.checkpoint(job.id, kind: .completed, summary: Engine.summaryText(report.summary), actor: actor, durable: false)
                 }
                 try jobs.transition(job.id, to: status, actor: actor, reason: report.failure.map { "run ended: \($0.rawValue)" })
             }
@@ -125,14 +126,14 @@ public final class Engine {
             waiting: { [events] holder in events.emit(.waitingForLock(holder: holder)) },
             interrupted: { executor.interruptRequested() })
         defer { withExtendedLifetime(lock) {} }
-        if let job { try job.store.transition(job.id, to: .running, actor: actor) }
+        if let job { try job.store.transition(job.id, to: .running, actor: actor, durable: false) }
 
         let noopPath = state + "/noop"
         if !options.dryRun, options.force.isEmpty, let answer = NoopCheck.check(path: noopPath, root: workspace.root, context: { names in
             NoopCheck.context(targets: targets, envNames: names, environment: self.environment, root: self.workspace.root)
         }, racyWindowNanos: racyWindowNanos) {
             usedNoopCheck = true
-            if let job { try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(answer.steps), actor: actor) }
+            if let job { try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(answer.steps), actor: actor, durable: false) }
             return reportNoop(steps: answer.steps, upToDate: answer.upToDate)
         }
 
@@ -151,7 +152,8 @@ public final class Engine {
         }
         let selected = try selection(targets, file: file, graph: graph)
         if let job {
-            try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(selected.map { graph.steps[$0].name }), actor: actor)
+            try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(selected.map { graph.steps[$0].name }), actor: actor,
+                                     durable: false)
         }
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
@@ -196,9 +198,11 @@ public final class Engine {
         var envNames = Set<String>()
         var entries: [NoopCheck.Entry] = []
         var seen = Set<String>()
-        func add(_ relative: String) -> Bool {
+        /// A file's stat from the moment its digest was established; false when there is none,
+        /// or when the file has been hashed to something else since a step used it.
+        func add(_ relative: String, _ digest: Digest) -> Bool {
+            guard let cached = rebuilder.statCache.entries[relative], cached.sha256 == digest else { return false }
             guard seen.insert(relative).inserted else { return true }
-            guard let cached = rebuilder.statCache.entries[relative] else { return false }
             entries.append(NoopCheck.Entry(path: relative, stat: FileStat(device: cached.device, inode: cached.inode, size: cached.size,
                                                                            mtimeNanos: cached.mtimeNanos, ctimeNanos: cached.ctimeNanos,
                                                                            mode: 0, kind: .file)))
@@ -215,8 +219,8 @@ public final class Engine {
             envNames.formUnion(step.env.passThrough)
             envNames.formUnion(step.env.secrets)
             guard step.cache, let record = rebuilder.records[step.name] else { usable = false; break }
-            for input in record.inputs where !add(input.path) { usable = false }
-            for file in record.result.files where file.linkTarget != nil || !add(file.path) { usable = false }
+            for input in record.inputs where !add(input.path, input.digest) { usable = false }
+            for file in record.result.files where file.linkTarget != nil || !add(file.path, file.digest) { usable = false }
             for folder in record.result.directories {
                 guard let stat = FileSystem.stat(workspace.root + "/" + folder, follow: true) else { usable = false; break }
                 entries.append(NoopCheck.Entry(path: folder, stat: stat))

@@ -26,7 +26,7 @@ public final class JobStore {
     }
 
     /// A new job, queued, with its `created` event.
-    public func create(targets: [String], actor: String, payload extra: [String: JSON] = [:]) throws -> JobSnapshot {
+    public func create(targets: [String], actor: String, payload extra: [String: JSON] = [:], durable: Bool = true) throws -> JobSnapshot {
         try FileSystem.makeDirectories(root)
         var id = JobID.make()
         while mkdir(folder(id), 0o755) != 0 {
@@ -35,7 +35,7 @@ public final class JobStore {
         }
         var payload = extra
         payload["targets"] = .array(targets.map(JSON.string))
-        return try append(id, type: .created, actor: actor) { _ in .object(payload) }
+        return try append(id, type: .created, actor: actor, durable: durable) { _ in .object(payload) }
     }
 
     /// The job's current state: the snapshot, plus any logged events it does not reflect yet.
@@ -56,7 +56,11 @@ public final class JobStore {
     /// Appends one event under the job's lock. `payload` sees the current state: it refuses
     /// (throws) or returns the event's payload. Returns the new state.
     @discardableResult
-    public func append(_ id: JobID, type: JobEvent.Kind, actor: String, payload: (JobSnapshot) throws -> JSON) throws -> JobSnapshot {
+    /// `durable: false` leaves the line to the kernel's writeback: a crash of the process
+    /// still keeps it, a power loss may drop it and anything after it (never a line in the
+    /// middle: the log is only appended). Runs flush the events that end or stop them.
+    public func append(_ id: JobID, type: JobEvent.Kind, actor: String, durable: Bool = true,
+                       payload: (JobSnapshot) throws -> JSON) throws -> JobSnapshot {
         let lock = try JobLock(path: folder(id) + "/lock")
         defer { withExtendedLifetime(lock) {} }
         let log = try readLog(id)
@@ -74,7 +78,7 @@ public final class JobStore {
             throw FileSystem.ioError("cannot write", path)
         }
         try FileSystem.writeAll(fd, event.line, path: path)
-        guard fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
+        guard !durable || fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
         // The log line above is the durable record; the snapshot is rebuilt from it if lost.
         try Materializer.writeAtomically(next.json.canonicalBytes + [0x0A], to: folder(id) + "/state.json", durable: false)
         return next
@@ -82,10 +86,10 @@ public final class JobStore {
 
     /// Changes the job's status, refusing what the transition table refuses.
     @discardableResult
-    public func transition(_ id: JobID, to status: JobStatus, actor: String, reason: String? = nil) throws -> JobSnapshot {
+    public func transition(_ id: JobID, to status: JobStatus, actor: String, reason: String? = nil, durable: Bool = true) throws -> JobSnapshot {
         var payload: [String: JSON] = ["to": .string(status.rawValue)]
         if let reason { payload["reason"] = .string(reason) }
-        return try append(id, type: .status, actor: actor) { current in
+        return try append(id, type: .status, actor: actor, durable: durable) { current in
             try current.status.checkChange(to: status, job: id)
             return .object(payload)
         }
@@ -94,8 +98,8 @@ public final class JobStore {
     /// Records a checkpoint with the next id (`cp_0001`, …).
     @discardableResult
     public func checkpoint(_ id: JobID, kind: Checkpoint.Kind, summary: String, requiredAction: String? = nil, step: String? = nil,
-                           actor: String) throws -> JobSnapshot {
-        try append(id, type: .checkpoint, actor: actor) { current in
+                           actor: String, durable: Bool = true) throws -> JobSnapshot {
+        try append(id, type: .checkpoint, actor: actor, durable: durable) { current in
             if current.status.isTerminal {
                 throw PipelineError(.invalidTransition, "job \(id) is \(current.status.rawValue): no checkpoint can reopen it")
             }

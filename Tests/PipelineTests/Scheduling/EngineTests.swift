@@ -160,4 +160,41 @@ final class EngineFolderTests: XCTestCase {
         XCTAssertFalse(fast)
         XCTAssertEqual(summary.outcomes.first { $0.step == "a" }?.reason, .inputAdded("src/extra.txt"))
     }
+
+    /// A file rewritten during the run by a step that does not declare it: the step that read
+    /// it first has a stale digest, so the run cannot vouch for it.
+    func testAFileChangedAfterAStepReadItIsNotRemembered() throws {
+        let text = """
+            pipeline: 1
+            steps:
+              a: { run: a, inputs: [shared.txt], outputs: [out/a.txt] }
+              b: { run: b, needs: [a], inputs: [trigger], outputs: [out/b.txt] }
+              c: { run: c, needs: [b], inputs: [shared.txt], outputs: [out/c.txt] }
+            """
+        let ws = TestWorkspace()
+        ws.write("Pipelinefile.yaml", text)
+        ws.write("shared.txt", "v1")
+        ws.write("trigger", "1")
+        let executor = FakeExecutor(workspace: ws, graph: try Graph(try parse(text)))
+        executor.behaviours["a"] = { ws in ws.write("out/a.txt", ws.read("shared.txt")!); return 0 }
+        executor.behaviours["b"] = { ws in ws.write("out/b.txt", ws.read("trigger")!); return 0 }
+        executor.behaviours["c"] = { ws in ws.write("out/c.txt", ws.read("shared.txt")!); return 0 }
+        let workspace = Workspace(root: ws.root, pipelinefile: ws.path("Pipelinefile.yaml"), displayPath: "Pipelinefile.yaml",
+                                  storePath: ws.path(".pipeline"))
+        func run() throws -> (RunSummary, Bool) {
+            let engine = Engine(workspace: workspace, environment: [:], events: EventLog())
+            engine.racyWindowNanos = -1_000_000_000
+            let report = try engine.build(targets: [], options: RunOptions(jobs: 1), executor: executor)
+            return (report.summary, engine.usedNoopCheck)
+        }
+        _ = try run()
+        XCTAssertTrue(try run().1)
+
+        ws.write("trigger", "2")
+        executor.behaviours["b"] = { ws in ws.write("shared.txt", "v2!"); ws.write("out/b.txt", "2"); return 0 }
+        _ = try run()
+        let (summary, fast) = try run()
+        XCTAssertFalse(fast)
+        XCTAssertEqual(summary.outcomes.first { $0.step == "a" }?.reason, .inputChanged("shared.txt"))
+    }
 }
