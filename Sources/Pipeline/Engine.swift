@@ -5,6 +5,8 @@ public struct BuildReport: Sendable {
     public var summary: RunSummary
     /// Set when the run did not succeed: the code that decides the exit status.
     public var failure: PipelineError.Code?
+    /// The job this run was.
+    public var job: JobID?
 }
 
 /// The library's entry point: load the Pipelinefile, select, plan, run, and keep the state.
@@ -57,7 +59,7 @@ public final class Engine {
         let selected = graph.closure(of: roots)
         for i in selected {
             let step = graph.steps[i]
-            if case .use(let rule, _) = step.action, registry.rule(named: rule) == nil {
+            if case .use(let rule, _) = step.action, rule != ApprovalGate.rule, registry.rule(named: rule) == nil {
                 throw PipelineError(.ruleUnavailable, "step '\(step.name)' uses rule '\(rule)', which is not available yet in this version of pipeline",
                                     location: step.actionLocation, step: step.name)
             }
@@ -73,29 +75,62 @@ public final class Engine {
     var actor: String { environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline" }
 
     public func build(targets: [String], options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
-        let store = try openStore()
-        let state = try store.workspaceState(for: workspace.root)
         // Every real run is a job, queued until it holds the workspace, then running.
         let jobs = options.dryRun ? nil : JobStore(storeRoot: workspace.storePath)
         // Only the event that ends a run is flushed: the ones before it are rewritten by it.
         let job = try jobs?.create(targets: targets, actor: actor, durable: false)
         if let job { events.emit(.jobStarted(job.id)) }
+        return try drive(job.map { ($0.id, jobs!) }, targets: targets, options: options, wait: wait, executor: executor)
+    }
+
+    /// Continues a job that stopped for approval, was paused, or failed: the same targets,
+    /// with every approved gate passing. Finished steps are up to date, so only the rest runs.
+    public func resume(_ id: JobID, options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
+        let jobs = JobStore(storeRoot: workspace.storePath)
+        let job = try jobs.load(id)
+        guard [.decisionNeeded, .paused, .failed].contains(job.status) else {
+            throw PipelineError(.invalidTransition, "job \(id) is \(job.status.rawValue): there is nothing to resume",
+                                hint: job.status.isTerminal ? "start a new run with `pipeline run`" : nil)
+        }
+        if let pending = job.pendingDecisions.first {
+            throw PipelineError(.approvalRequired,
+                                "job \(id) waits for approval of \(pending.id) (step \(pending.step ?? "?")): \(pending.summary)",
+                                hint: "pipeline job approve \(id) --checkpoint \(pending.id) --actor NAME --reason TEXT")
+        }
+        var options = options
+        options.approved = Set(job.checkpoints.filter { $0.kind == .decisionNeeded && job.approvals[$0.id] != nil }.compactMap(\.step))
+        events.emit(.jobStarted(id))
+        return try drive((id, jobs), targets: job.targets, options: options, wait: wait, executor: executor)
+    }
+
+    /// Runs the build for a job and records how it ended.
+    private func drive(_ job: (id: JobID, store: JobStore)?, targets: [String], options: RunOptions, wait: Bool,
+                       executor: Executor) throws -> BuildReport {
         do {
-            let report = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store,
-                                   job: job.map { ($0.id, jobs!) })
-            if let job, let jobs {
-                let status: JobStatus = report.summary.interrupted ? .canceled : (report.failure == nil ? .completed : .failed)
-                if status == .completed {
-                    try jobs.checkpoint(job.id, kind: .completed, summary: Engine.summaryText(report.summary), actor: actor, durable: false)
+            let store = try openStore()
+            let state = try store.workspaceState(for: workspace.root)
+            var report = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store, job: job)
+            guard let (id, jobs) = job else { return report }
+            report.job = id
+            if report.failure == .approvalRequired {
+                for gate in report.summary.awaitingApproval {
+                    let request = ApprovalGate.request(for: gate)
+                    try jobs.checkpoint(id, kind: .decisionNeeded, summary: request.summary, requiredAction: request.requiredAction,
+                                        step: gate.name, actor: actor, durable: false)
                 }
-                try jobs.transition(job.id, to: status, actor: actor, reason: report.failure.map { "run ended: \($0.rawValue)" })
+                try jobs.transition(id, to: .decisionNeeded, actor: actor, reason: "waiting for approval")
+                return report
             }
+            let status: JobStatus = report.summary.interrupted ? .canceled : (report.failure == nil ? .completed : .failed)
+            if status == .completed {
+                try jobs.checkpoint(id, kind: .completed, summary: Engine.summaryText(report.summary), actor: actor, durable: false)
+            }
+            try jobs.transition(id, to: status, actor: actor, reason: report.failure.map { "run ended: \($0.rawValue)" })
             return report
         } catch {
-            if let job, let jobs {
-                let current = (try? jobs.load(job.id))?.status
+            if let (id, jobs) = job, let current = (try? jobs.load(id))?.status, current == .queued || current == .running {
                 let reason = (error as? PipelineError)?.description ?? "\(error)"
-                _ = try? jobs.transition(job.id, to: current == .queued ? .canceled : .failed, actor: actor, reason: reason)
+                _ = try? jobs.transition(id, to: current == .queued ? .canceled : .failed, actor: actor, reason: reason)
             }
             throw error
         }

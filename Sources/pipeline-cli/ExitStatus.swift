@@ -19,6 +19,7 @@ enum ExitStatus {
         case .missingInput, .programNotFound: return missingDependency
         case .pathEscapes, .confirmationRequired: return unsafe
         case .interrupted: return interrupted
+        case .approvalRequired: return approvalRequired
         case .stepFailed, .leaseConflict, .storeFormat, .io, .internalError, .jobCorrupt: return failure
         }
     }
@@ -29,6 +30,7 @@ enum ExitStatus {
         case .missingInput, .programNotFound: return "missing_dependency"
         case .pathEscapes, .confirmationRequired: return "unsafe"
         case .interrupted: return "interrupted"
+        case .approvalRequired: return "approval"
         case .stepFailed: return "step_failed"
         case .leaseConflict: return "contention"
         case .storeFormat, .jobCorrupt: return "store"

@@ -45,3 +45,52 @@ final class JobTests: XCTestCase {
         assertContains(missing.stderr, "no job 20260101T000000Z-000000")
     }
 }
+
+/// `use: approve`: the job stops (exit 4), independent work finishes first, and it resumes
+/// once approved.
+final class ApprovalFlowTests: XCTestCase {
+    func testApproveThenResume() throws {
+        let f = try Fixture(self)
+        f.pipelinefile("""
+            pipeline: 1
+            steps:
+              build: { run: "mkdir -p out && echo built > out/app && \(f.log("build"))", outputs: [out/app] }
+              docs: { run: "mkdir -p out && echo docs > out/docs && \(f.log("docs"))", outputs: [out/docs] }
+              ship:
+                needs: [build]
+                use: approve
+                with: { summary: "Ship out/app?", required_action: "review out/app" }
+              deploy: { needs: [ship], run: "cp out/app out/deployed && \(f.log("deploy"))", outputs: [out/deployed] }
+            """)
+        let first = f.run(["run"])
+        assertExit(first, 4)
+        assertContains(first.stderr, "waiting for approval at ship: Ship out/app? (review out/app)")
+        XCTAssertEqual(Set(f.logLines), ["build", "docs"], "independent branches finish first")
+        XCTAssertFalse(f.exists("out/deployed"))
+        let id = String((first.stderr.split(separator: "\n").first ?? "").dropFirst(4))
+
+        let early = f.run(["job", "resume", id])
+        assertExit(early, 4)
+        assertContains(early.stderr, "waits for approval of cp_0002 (step ship)")
+
+        let noReason = f.run(["job", "approve", id, "--actor", "alice"])
+        assertExit(noReason, 6)
+
+        let approve = f.run(["job", "approve", id, "--actor", "alice", "--reason", "checked out/app"])
+        assertExit(approve, 0)
+        let resumed = f.run(["job", "resume", id])
+        assertExit(resumed, 0)
+        XCTAssertEqual(f.logLines.sorted(), ["build", "deploy", "docs"], "only what was left runs")
+        XCTAssertEqual(f.read("out/deployed"), "built\n")
+
+        let shown = JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first
+        XCTAssertEqual(shown?["status"] as? String, "completed")
+        let approvals = shown?["approvals"] as? [String: [String: String]]
+        XCTAssertEqual(approvals?["cp_0002"]?["actor"], "alice")
+        XCTAssertEqual(approvals?["cp_0002"]?["reason"], "checked out/app")
+
+        let again = f.run(["job", "resume", id])
+        assertExit(again, 6)
+        assertContains(again.stderr, "is completed")
+    }
+}

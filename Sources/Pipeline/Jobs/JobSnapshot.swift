@@ -68,6 +68,11 @@ public struct JobSnapshot: Sendable, Equatable {
         return next
     }
 
+    /// `decision-needed` checkpoints not approved yet, oldest first.
+    public var pendingDecisions: [Checkpoint] {
+        checkpoints.filter { $0.kind == .decisionNeeded && approvals[$0.id] == nil }
+    }
+
     public var json: JSON {
         .object([
             "schema_id": .string(JobSnapshot.schemaID), "schema_version": .string(JobSnapshot.schemaVersion),

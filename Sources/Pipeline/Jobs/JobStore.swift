@@ -109,6 +109,38 @@ public final class JobStore {
         }
     }
 
+    /// Records a person's approval of a pending decision: actor and reason are required; with
+    /// several pending, `checkpoint` must name one.
+    @discardableResult
+    public func approve(_ id: JobID, checkpoint: String?, actor: String, reason: String) throws -> JobSnapshot {
+        guard !actor.trimmingWhitespace.isEmpty else { throw PipelineError(.invalidInput, "an approval needs --actor (who approves)") }
+        guard !reason.trimmingWhitespace.isEmpty else { throw PipelineError(.invalidInput, "an approval needs --reason (why)") }
+        return try append(id, type: .approval, actor: actor) { current in
+            guard current.status == .decisionNeeded else {
+                throw PipelineError(.invalidTransition, "job \(id) is \(current.status.rawValue): nothing waits for approval")
+            }
+            let pending = current.pendingDecisions
+            let chosen: Checkpoint
+            if let checkpoint {
+                guard let match = current.checkpoints.first(where: { $0.id == checkpoint && $0.kind == .decisionNeeded }) else {
+                    throw PipelineError(.invalidInput, "job \(id) has no decision-needed checkpoint \(checkpoint)"
+                                        + (pending.isEmpty ? "" : " (pending: \(pending.map(\.id).joined(separator: ", ")))"))
+                }
+                guard current.approvals[match.id] == nil else {
+                    throw PipelineError(.invalidInput, "\(checkpoint) of job \(id) is approved already")
+                }
+                chosen = match
+            } else {
+                guard pending.count == 1 else {
+                    throw PipelineError(.invalidInput, "job \(id) waits for \(pending.count) approvals: \(pending.map(\.id).joined(separator: ", "))",
+                                        hint: "name one with --checkpoint")
+                }
+                chosen = pending[0]
+            }
+            return ["checkpoint": .string(chosen.id), "actor": .string(actor), "reason": .string(reason), "step": chosen.step.map(JSON.string) ?? .null]
+        }
+    }
+
     // MARK: Reading
 
     struct Log {
@@ -181,4 +213,11 @@ final class JobLock {
     }
 
     deinit { close(fd) }
+}
+
+extension String {
+    var trimmingWhitespace: Substring {
+        let trimmed = drop { $0.isWhitespace }
+        return trimmed.dropLast(trimmed.reversed().prefix { $0.isWhitespace }.count)
+    }
 }

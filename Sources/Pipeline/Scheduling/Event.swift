@@ -66,6 +66,16 @@ public struct RunSummary: Sendable {
     public var durationNanos: Int64
     public var dryRun: Bool
     public var interrupted: Bool
+    /// `approve` steps that stopped the run, waiting for a person.
+    public var awaitingApproval: [Step] = []
+
+    public init(counts: [StepStatus: Int], outcomes: [StepOutcome], durationNanos: Int64, dryRun: Bool, interrupted: Bool) {
+        self.counts = counts
+        self.outcomes = outcomes
+        self.durationNanos = durationNanos
+        self.dryRun = dryRun
+        self.interrupted = interrupted
+    }
 
     public var failed: [StepOutcome] { outcomes.filter { $0.status == .failed } }
     public var succeeded: Bool { !interrupted && outcomes.allSatisfy { $0.status.succeeded } }

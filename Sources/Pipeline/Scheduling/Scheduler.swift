@@ -8,12 +8,16 @@ public struct RunOptions: Sendable {
     public var dryRun: Bool
     /// Steps to run even when up to date.
     public var force: Set<String>
+    /// `approve` steps a person approved for this job: they pass; the others stop the steps
+    /// after them.
+    public var approved: Set<String>
 
-    public init(jobs: Int = 2, keepGoing: Bool = false, dryRun: Bool = false, force: Set<String> = []) {
+    public init(jobs: Int = 2, keepGoing: Bool = false, dryRun: Bool = false, force: Set<String> = [], approved: Set<String> = []) {
         self.jobs = max(1, jobs)
         self.keepGoing = keepGoing
         self.dryRun = dryRun
         self.force = force
+        self.approved = approved
     }
 }
 
@@ -41,6 +45,7 @@ public final class Scheduler {
     private var running: [Int: Running] = [:]
     private var pendingDry: Set<Int> = []
     private var failureCodes: [PipelineError.Code] = []
+    private var awaiting: [Int] = []
     /// Log buffers of finished commands, reused by the next.
     private var freeLogs: [(stdout: CommandLog, stderr: CommandLog)] = []
     private var createdFolders: Set<String> = []
@@ -55,7 +60,7 @@ public final class Scheduler {
 
     /// The most specific error code among the failures of the last run (for the exit status).
     public var failureCode: PipelineError.Code? {
-        if failureCodes.isEmpty { return nil }
+        if failureCodes.isEmpty { return awaiting.isEmpty ? nil : .approvalRequired }
         if failureCodes.allSatisfy({ $0 == .programNotFound || $0 == .missingInput }) { return failureCodes[0] }
         return failureCodes.first { $0 == .pathEscapes } ?? .stepFailed
     }
@@ -167,8 +172,9 @@ public final class Scheduler {
         freeLogs.removeAll()
         var counts: [StepStatus: Int] = [:]
         for outcome in outcomes { counts[outcome.status, default: 0] += 1 }
-        let summary = RunSummary(counts: counts, outcomes: outcomes, durationNanos: Int64(pl_monotonic_ns() - started),
+        var summary = RunSummary(counts: counts, outcomes: outcomes, durationNanos: Int64(pl_monotonic_ns() - started),
                                  dryRun: options.dryRun, interrupted: interrupted)
+        summary.awaitingApproval = awaiting.map { graph.steps[$0] }
         return summary
     }
 
@@ -179,6 +185,15 @@ public final class Scheduler {
         if step.isAlias {
             filesOf[i] = Array(neededFiles)
             return StepOutcome(step: step.name, status: .upToDate)
+        }
+        if case .use(ApprovalGate.rule, _) = step.action {
+            // A gate, not an action: it passes for this job once approved, and is never cached.
+            if options.approved.contains(step.name) {
+                filesOf[i] = Array(neededFiles)
+                return StepOutcome(step: step.name, status: .ran, message: "approved")
+            }
+            awaiting.append(i)
+            return StepOutcome(step: step.name, status: .skipped, message: "waiting for approval", dryRun: options.dryRun)
         }
         if options.dryRun, let pending = graph.dependencies[i].first(where: { pendingDry.contains($0) }) {
             pendingDry.insert(i)

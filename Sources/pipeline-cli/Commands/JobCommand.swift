@@ -1,9 +1,10 @@
 import ArgumentParser
+import Executors
 import Pipeline
 
 struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self])
+        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobApprove.self, JobResume.self])
 }
 
 struct JobList: ParsableCommand {
@@ -30,6 +31,13 @@ struct JobList: ParsableCommand {
 }
 
 struct JobShow: ParsableCommand {
+    static func parse(_ text: String) throws -> JobID {
+        guard let id = JobID(text) else {
+            throw PipelineError(.invalidInput, "'\(text)' is not a job id (expected like 20260101T120000Z-0a1b2c)")
+        }
+        return id
+    }
+
     static let configuration = CommandConfiguration(commandName: "show", abstract: "A job's status and checkpoints.", aliases: ["status"])
 
     @OptionGroup var workspaceOptions: WorkspaceOptions
@@ -38,9 +46,7 @@ struct JobShow: ParsableCommand {
     var id: String
 
     func run() throws {
-        guard let jobID = JobID(id) else {
-            throw PipelineError(.invalidInput, "'\(id)' is not a job id (expected like 20260101T120000Z-0a1b2c)")
-        }
+        let jobID = try JobShow.parse(id)
         let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
         let job = try store.load(jobID)
         if workspaceOptions.json {
@@ -62,4 +68,64 @@ struct JobShow: ParsableCommand {
 
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+struct JobApprove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "approve", abstract: "Approve what a job waits for (actor and reason required).")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    @Option(help: "Which decision-needed checkpoint (cp_N), when several wait.")
+    var checkpoint: String?
+
+    @Option(help: "Who approves.")
+    var actor: String
+
+    @Option(help: "Why.")
+    var reason: String
+
+    func run() throws {
+        let jobID = try JobShow.parse(id)
+        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
+        let job = try store.approve(jobID, checkpoint: checkpoint, actor: actor, reason: reason)
+        let pending = job.pendingDecisions.map(\.id)
+        if workspaceOptions.json {
+            Output.line(job.json.canonicalString)
+        } else {
+            Output.line("approved by \(actor); " + (pending.isEmpty ? "resume with: pipeline job resume \(jobID)" : "still waiting: \(pending.joined(separator: ", "))"))
+        }
+    }
+}
+
+struct JobResume: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Continue a job that waits, was paused, or failed.")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    @Option(name: .customShort("j", allowingJoined: true), help: "Run N commands at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Flag(help: "Fail with lease_conflict instead of waiting when another run holds the workspace.")
+    var noWait = false
+
+    func run() throws {
+        let jobID = try JobShow.parse(id)
+        let environment = Output.environment
+        let executor = LocalExecutor(handlesSignals: true)
+        let printer = EventPrinter(json: workspaceOptions.json, explain: false, environment: environment)
+        let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: printer)
+        let report = try engine.resume(jobID, options: RunOptions(jobs: jobs ?? Run.cores), wait: !noWait, executor: executor)
+        guard let failure = report.failure else { return }
+        if failure == .approvalRequired { throw CommandExit(status: Approvals.report(report, json: workspaceOptions.json)) }
+        if workspaceOptions.json {
+            ErrorReport.print(PipelineError(failure, failure == .interrupted ? "job \(jobID) interrupted" : "job \(jobID): a step failed"), json: true)
+        }
+        throw CommandExit(status: ExitStatus.of(failure))
+    }
 }

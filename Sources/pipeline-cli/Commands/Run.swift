@@ -29,6 +29,8 @@ struct Run: ParsableCommand {
     @Flag(help: "Fail with lease_conflict instead of waiting when another run holds the workspace.")
     var noWait = false
 
+    static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("-j must be at least 1") }
     }
@@ -38,12 +40,14 @@ struct Run: ParsableCommand {
         let executor = LocalExecutor(handlesSignals: true)
         let printer = EventPrinter(json: workspaceOptions.json, explain: explain || dryRun, environment: environment)
         let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: printer)
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let report = try engine.build(targets: targets,
-                                      options: RunOptions(jobs: jobs ?? max(1, cores), keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
+                                      options: RunOptions(jobs: jobs ?? Run.cores, keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
                                       wait: !noWait, executor: executor)
         // Exit here, without tearing down the engine's objects: the kernel frees them faster.
         guard let failure = report.failure else { Glibc.exit(0) }
+        if failure == .approvalRequired {
+            throw CommandExit(status: Approvals.report(report, json: workspaceOptions.json))
+        }
         if workspaceOptions.json {
             let failed = report.summary.failed.map(\.step)
             let message = failure == .interrupted ? "interrupted" : "step failed: \(failed.joined(separator: ", "))"

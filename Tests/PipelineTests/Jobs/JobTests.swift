@@ -158,3 +158,45 @@ final class JobStoreTests: XCTestCase {
         XCTAssertEqual(try store.events(job.id).map(\.sequence), Array(1...42))
     }
 }
+
+final class ApprovalTests: XCTestCase {
+    func decisionJob(_ store: JobStore, gates: [String]) throws -> JobID {
+        let job = try store.create(targets: [], actor: "a")
+        try store.transition(job.id, to: .running, actor: "a")
+        for gate in gates {
+            try store.checkpoint(job.id, kind: .decisionNeeded, summary: "ship \(gate)?", requiredAction: "look", step: gate, actor: "a")
+        }
+        try store.transition(job.id, to: .decisionNeeded, actor: "a")
+        return job.id
+    }
+
+    func testApprovalNeedsActorReasonAndAWaitingJob() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let id = try decisionJob(store, gates: ["ship"])
+        XCTAssertThrowsError(try store.approve(id, checkpoint: nil, actor: " ", reason: "ok"))
+        XCTAssertThrowsError(try store.approve(id, checkpoint: nil, actor: "alice", reason: ""))
+        let approved = try store.approve(id, checkpoint: nil, actor: "alice", reason: "checked")
+        XCTAssertEqual(approved.approvals["cp_0001"], JobSnapshot.Approval(actor: "alice", reason: "checked"))
+        XCTAssertEqual(approved.pendingDecisions, [])
+        XCTAssertThrowsError(try store.approve(id, checkpoint: "cp_0001", actor: "bob", reason: "again"))
+
+        let running = try store.create(targets: [], actor: "a")
+        XCTAssertThrowsError(try store.approve(running.id, checkpoint: nil, actor: "alice", reason: "x")) { error in
+            XCTAssertEqual((error as? PipelineError)?.code, .invalidTransition)
+            XCTAssertTrue((error as? PipelineError)?.message.contains("is queued") ?? false)
+        }
+    }
+
+    func testSeveralPendingApprovalsMustBeNamed() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let id = try decisionJob(store, gates: ["ship", "announce"])
+        XCTAssertThrowsError(try store.approve(id, checkpoint: nil, actor: "alice", reason: "ok")) { error in
+            XCTAssertTrue((error as? PipelineError)?.message.contains("cp_0001, cp_0002") ?? false)
+        }
+        XCTAssertThrowsError(try store.approve(id, checkpoint: "cp_0009", actor: "alice", reason: "ok"))
+        let job = try store.approve(id, checkpoint: "cp_0002", actor: "alice", reason: "ok")
+        XCTAssertEqual(job.pendingDecisions.map(\.id), ["cp_0001"])
+    }
+}
