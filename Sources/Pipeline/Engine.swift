@@ -79,6 +79,8 @@ public final class Engine {
         let jobs = options.dryRun ? nil : JobStore(storeRoot: workspace.storePath)
         // Only the event that ends a run is flushed: the ones before it are rewritten by it.
         let job = try jobs?.create(targets: targets, actor: actor, durable: false)
+        let lease = try job.map { try jobs!.lease($0.id) }
+        defer { withExtendedLifetime(lease) {} }
         if let job { events.emit(.jobStarted(job.id)) }
         return try drive(job.map { ($0.id, jobs!) }, targets: targets, options: options, wait: wait, executor: executor)
     }
@@ -87,7 +89,18 @@ public final class Engine {
     /// with every approved gate passing. Finished steps are up to date, so only the rest runs.
     public func resume(_ id: JobID, options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
         let jobs = JobStore(storeRoot: workspace.storePath)
-        let job = try jobs.load(id)
+        _ = try jobs.load(id)  // an unknown or unreadable job is reported as such
+        let lease = try jobs.lease(id)
+        defer { withExtendedLifetime(lease) {} }
+        var job = try jobs.load(id)
+        if job.status == .running || job.status == .queued {
+            // Its lease is ours now, so no process runs it: it was abandoned. Take it over.
+            job = try jobs.transition(id, to: job.status == .running ? .failed : .canceled, actor: actor,
+                                      reason: "abandoned: the process running it is gone; taken over by resume")
+            if job.status == .canceled {
+                throw PipelineError(.invalidTransition, "job \(id) was abandoned before it started; start a new run with `pipeline run`")
+            }
+        }
         guard [.decisionNeeded, .paused, .failed].contains(job.status) else {
             throw PipelineError(.invalidTransition, "job \(id) is \(job.status.rawValue): there is nothing to resume",
                                 hint: job.status.isTerminal ? "start a new run with `pipeline run`" : nil)

@@ -94,3 +94,66 @@ final class ApprovalFlowTests: XCTestCase {
         assertContains(again.stderr, "is completed")
     }
 }
+
+/// A job is run by one process at a time, and a dead one's job can be taken over.
+final class JobLeaseTests: XCTestCase {
+    func testAKilledRunIsAbandonedAndResumeFinishesIt() throws {
+        let f = try Fixture(self)
+        let marker = f.outside + "/started"
+        f.pipelinefile("""
+            pipeline: 1
+            steps:
+              first: { run: "mkdir -p out && echo 1 > out/first", outputs: [out/first] }
+              slow: { needs: [first], run: "touch \(marker) && sleep 30.25 && echo 2 > out/slow", outputs: [out/slow] }
+              last: { needs: [slow], run: "cat out/first out/slow > out/last", outputs: [out/last] }
+            """)
+        let run = try f.start(["run"])
+        XCTAssertTrue(Fixture.waitUntil(timeout: 20) { FileManager.default.fileExists(atPath: marker) })
+        run.signal(SIGKILL)
+        let killed = run.wait(timeout: 10)
+        XCTAssertEqual(killed.status, 128 + SIGKILL)
+        // The orphaned `sleep` would finish the step later; stop it as a crashed machine would.
+        _ = try? SpawnedProcess(executable: "/usr/bin/pkill", arguments: ["-f", "sleep 30.25"], directory: "/",
+                                environment: ProcessInfo.processInfo.environment).wait()
+        let id = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: f.root + "/.pipeline/jobs").sorted().last)
+
+        let shown = f.run(["job", "show", id])
+        assertContains(shown.stdout, "running (abandoned")
+        XCTAssertEqual(JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first?["live"] as? Bool, false)
+
+        f.pipelinefile("""
+            pipeline: 1
+            steps:
+              first: { run: "mkdir -p out && echo 1 > out/first", outputs: [out/first] }
+              slow: { needs: [first], run: "echo 2 > out/slow", outputs: [out/slow] }
+              last: { needs: [slow], run: "cat out/first out/slow > out/last", outputs: [out/last] }
+            """)
+        let resumed = f.run(["job", "resume", id])
+        assertExit(resumed, 0)
+        XCTAssertEqual(f.read("out/last"), "1\n2\n")
+        XCTAssertEqual(JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first?["status"] as? String, "completed")
+    }
+
+    func testTwoResumesOfOneJobRunOnce() throws {
+        let f = try Fixture(self)
+        let marker = f.outside + "/deploying"
+        f.pipelinefile("""
+            pipeline: 1
+            steps:
+              gate: { use: approve, with: { summary: "go?", required_action: "say go" } }
+              deploy: { needs: [gate], run: "touch \(marker) && sleep 1.5 && mkdir -p out && echo done > out/deploy", outputs: [out/deploy] }
+            """)
+        let first = f.run(["run"])
+        assertExit(first, 4)
+        let id = String((first.stderr.split(separator: "\n").first ?? "").dropFirst(4))
+        assertExit(f.run(["job", "approve", id, "--actor", "a", "--reason", "go"]), 0)
+
+        let one = try f.start(["job", "resume", id])
+        XCTAssertTrue(Fixture.waitUntil(timeout: 20) { FileManager.default.fileExists(atPath: marker) })
+        let two = f.run(["job", "resume", id, "--json"])
+        assertExit(two, 1)
+        XCTAssertEqual(JSONLines(two.stdout).of("pipeline.error").first?["error_code"] as? String, "lease_conflict")
+        assertExit(one.wait(timeout: 30), 0)
+        XCTAssertEqual(f.read("out/deploy"), "done\n")
+    }
+}

@@ -141,6 +141,23 @@ public final class JobStore {
         }
     }
 
+    /// Takes the job's lease (throws `lease_conflict` while another process holds it).
+    public func lease(_ id: JobID) throws -> JobLease {
+        try JobLease(path: folder(id) + "/lease", job: id)
+    }
+
+    /// Whether a live process holds the job's lease.
+    public func isLive(_ id: JobID) -> Bool {
+        let fd = open(folder(id) + "/lease", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
+
     // MARK: Reading
 
     struct Log {
@@ -194,6 +211,32 @@ public final class JobStore {
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(millis, 3))Z"
     }
+}
+
+/// The right to run a job: an exclusive `flock` on `jobs/<id>/lease`, held by the process
+/// running it for as long as it runs. The kernel drops it when that process dies, so a job
+/// whose status says `running` but whose lease is free was abandoned (kill -9, power loss)
+/// and may be taken over. Holder: pid and host, for messages.
+public final class JobLease {
+    private let fd: Int32
+
+    init(path: String, job: JobID) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.ioError("cannot open lease", path) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? FileSystem.readText(path))?.split(separator: "\n").first.map(String.init) ?? "another process"
+            close(fd)
+            throw PipelineError(.leaseConflict, "job \(job) is being run by \(holder)", path: path,
+                                hint: "wait for it to finish (`pipeline job show \(job)`)")
+        }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        let note = "pid \(getpid()) on \(host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })\n"
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, note, note.utf8.count, 0)
+    }
+
+    deinit { close(fd) }
 }
 
 /// An exclusive lock on a job's folder for one writer at a time.

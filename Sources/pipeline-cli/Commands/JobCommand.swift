@@ -50,11 +50,14 @@ struct JobShow: ParsableCommand {
         let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
         let job = try store.load(jobID)
         if workspaceOptions.json {
-            Output.line(job.json.canonicalString)
+            var document = job.json.objectValue ?? [:]
+            document["live"] = .bool(store.isLive(jobID))
+            Output.line(JSON.object(document).canonicalString)
             return
         }
         Output.line("job \(job.id)")
-        Output.line("  status     \(job.status.rawValue)")
+        let abandoned = (job.status == .running || job.status == .queued) && !store.isLive(jobID)
+        Output.line("  status     \(job.status.rawValue)" + (abandoned ? " (abandoned: no process runs it; `pipeline job resume \(jobID)` takes it over)" : ""))
         Output.line("  targets    \(job.targets.isEmpty ? "(default)" : job.targets.joined(separator: " "))")
         Output.line("  created    \(job.createdAt)")
         Output.line("  updated    \(job.updatedAt) (revision \(job.revision), epoch \(job.epoch))")
