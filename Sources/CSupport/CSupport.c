@@ -37,6 +37,7 @@ int pl_spawn(const char *const argv[], const char *const envp[], const char *cwd
     sigaddset(&reset, SIGINT);
     sigaddset(&reset, SIGTERM);
     sigaddset(&reset, SIGHUP);
+    sigaddset(&reset, SIGUSR1);
     sigaddset(&reset, SIGQUIT);
     sigaddset(&reset, SIGCHLD);
     posix_spawnattr_setsigmask(&attr, &empty);
@@ -92,6 +93,7 @@ int pl_signalfd_open(void) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }

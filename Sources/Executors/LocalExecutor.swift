@@ -23,6 +23,7 @@ public final class LocalExecutor: Executor {
     private let signalFD: Int32
     private var interrupt: Int32 = 0
     private var interruptReported = false
+    private var pause = false
 
     /// With `handlesSignals`, SIGINT/SIGTERM/SIGHUP are blocked in this thread (and threads
     /// it starts later) and reported through `waitAny` as `.interrupted`.
@@ -105,10 +106,7 @@ public final class LocalExecutor: Executor {
             let n = poll(&fds, nfds_t(fds.count), timeoutMillis)
             if n < 0 && errno != EINTR { throw PipelineError(.io, "poll failed: \(FileSystem.errorText(errno))") }
             if signalFD >= 0, fds[0].revents != 0 {
-                let signal = pl_signalfd_read(signalFD)
-                if signal != 0 && interrupt == 0 {
-                    interrupt = signal
-                }
+                note(pl_signalfd_read(signalFD))
             }
             for (id, process) in processes {
                 var status: Int32 = 0
@@ -143,11 +141,22 @@ public final class LocalExecutor: Executor {
         processes[id]?.terminatedAt = now
     }
 
-    public func interruptRequested() -> Bool {
-        if interrupt == 0, signalFD >= 0 {
-            let signal = pl_signalfd_read(signalFD)
-            if signal != 0 { interrupt = signal }
+    /// SIGUSR1 asks for a pause (`pipeline job pause`); the others interrupt.
+    private func note(_ signal: Int32) {
+        if signal == SIGUSR1 {
+            pause = true
+        } else if signal != 0 && interrupt == 0 {
+            interrupt = signal
         }
+    }
+
+    public func pauseRequested() -> Bool {
+        if signalFD >= 0 { note(pl_signalfd_read(signalFD)) }
+        return pause
+    }
+
+    public func interruptRequested() -> Bool {
+        if interrupt == 0, signalFD >= 0 { note(pl_signalfd_read(signalFD)) }
         if interrupt != 0 { interruptReported = true }
         return interrupt != 0
     }

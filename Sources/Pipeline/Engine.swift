@@ -134,6 +134,11 @@ public final class Engine {
                 try jobs.transition(id, to: .decisionNeeded, actor: actor, reason: "waiting for approval")
                 return report
             }
+            if report.summary.paused && report.failure == nil {
+                try jobs.checkpoint(id, kind: .progress, summary: "paused: " + Engine.summaryText(report.summary), actor: actor, durable: false)
+                try jobs.transition(id, to: .paused, actor: actor, reason: "paused on request")
+                return report
+            }
             let status: JobStatus = report.summary.interrupted ? .canceled : (report.failure == nil ? .completed : .failed)
             if status == .completed {
                 try jobs.checkpoint(id, kind: .completed, summary: Engine.summaryText(report.summary), actor: actor, durable: false)
@@ -223,7 +228,8 @@ public final class Engine {
             rememberNoop(at: noopPath, summary: summary, targets: targets, selected: selected, graph: graph, rebuilder: rebuilder)
         }
         events.emit(.finished(summary))
-        let failure: PipelineError.Code? = summary.interrupted ? .interrupted : (summary.succeeded ? nil : scheduler.failureCode ?? .stepFailed)
+        let failure: PipelineError.Code? = summary.interrupted ? .interrupted
+            : (summary.succeeded || (summary.paused && summary.failed.isEmpty) ? nil : scheduler.failureCode ?? .stepFailed)
         retained.append(contentsOf: [rebuilder, scheduler] as [AnyObject])
         return BuildReport(summary: summary, failure: failure)
     }

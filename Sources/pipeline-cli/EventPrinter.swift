@@ -60,7 +60,7 @@ final class EventPrinter: EventSink {
             text("pipeline: warning: \(message)", stream: 2)
         case .finished(let summary):
             clearLive()
-            text(summaryLine(summary), stream: summary.succeeded ? 1 : 2)
+            text(summaryLine(summary), stream: summary.succeeded || summary.paused ? 1 : 2)
         }
     }
 
@@ -101,6 +101,10 @@ final class EventPrinter: EventSink {
             return "pipeline: dry run: \(count(.ran)) would run, \(count(.restored)) would be restored, \(count(.upToDate)) up to date"
         }
         if summary.interrupted { return "pipeline: interrupted (\(count(.ran)) ran, \(count(.canceled)) canceled)" }
+        if summary.paused {
+            let resume = job.map { "; continue with: pipeline job resume \($0)" } ?? ""
+            return "pipeline: paused (\(count(.ran)) ran, \(count(.skipped)) not started)\(resume)"
+        }
         if count(.ran) == 0 && count(.restored) == 0 && summary.succeeded {
             return "pipeline: no work to do (\(count(.upToDate)) steps up to date, \(time))"
         }
@@ -158,7 +162,8 @@ final class EventPrinter: EventSink {
             var counts: [String: JSON] = [:]
             for status in StepStatus.allCases { counts[status.rawValue] = .int(Int64(summary.counts[status] ?? 0)) }
             let status = summary.interrupted ? "interrupted" : (summary.succeeded ? "succeeded" : "failed")
-            doc = ["schema_id": "pipeline.run", "status": .string(status), "counts": .object(counts),
+            let ended = summary.paused && !summary.interrupted ? "paused" : status
+            doc = ["schema_id": "pipeline.run", "status": .string(ended), "counts": .object(counts),
                    "duration_ms": .int(summary.durationNanos / 1_000_000), "dry_run": .bool(summary.dryRun)]
         }
         doc["schema_version"] = "1.0.0"

@@ -157,3 +157,59 @@ final class JobLeaseTests: XCTestCase {
         XCTAssertEqual(f.read("out/deploy"), "done\n")
     }
 }
+
+/// `job pause` and `job cancel` from a second process.
+final class JobControlTests: XCTestCase {
+    func onlyJob(_ f: Fixture) throws -> String {
+        try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: f.root + "/.pipeline/jobs").sorted().last)
+    }
+
+    func testCancelStopsTheCommandAndLeavesNoHalfOutput() throws {
+        let f = try Fixture(self)
+        let marker = f.outside + "/child.pid"
+        f.pipelinefile("""
+            pipeline: 1
+            steps:
+              long: { run: "mkdir -p out && echo partial > out/x && echo $$ > \(marker) && sleep 100 && echo done >> out/x", outputs: [out/x] }
+            """)
+        let run = try f.start(["run"])
+        XCTAssertTrue(Fixture.waitUntil(timeout: 20) { FileManager.default.fileExists(atPath: marker) && f.exists("out/x") })
+        let id = try onlyJob(f)
+        let started = Date()
+        let cancel = f.run(["job", "cancel", id])
+        assertExit(cancel, 0)
+        let ended = run.wait(timeout: 10)
+        XCTAssertEqual(ended.status, 130, ended.transcript)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+        XCTAssertFalse(f.exists("out/x"), "no half-written output")
+        let pid = Int32((try String(contentsOfFile: marker, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))!
+        XCTAssertTrue(Fixture.waitUntil(timeout: 3) { kill(pid, 0) != 0 }, "the command's shell is gone")
+        XCTAssertEqual(JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first?["status"] as? String, "canceled")
+        assertExit(f.run(["job", "cancel", id]), 6)
+    }
+
+    func testPauseFinishesRunningStepsThenResumeContinues() throws {
+        let f = try Fixture(self)
+        let marker = f.outside + "/a-started"
+        f.pipelinefile("""
+            pipeline: 1
+            steps:
+              a: { run: "touch \(marker) && sleep 1 && mkdir -p out && echo a > out/a && \(f.log("a"))", outputs: [out/a] }
+              b: { needs: [a], run: "cp out/a out/b && \(f.log("b"))", outputs: [out/b] }
+            """)
+        let run = try f.start(["run", "-j1"])
+        XCTAssertTrue(Fixture.waitUntil(timeout: 20) { FileManager.default.fileExists(atPath: marker) })
+        let id = try onlyJob(f)
+        assertExit(f.run(["job", "pause", id]), 0)
+        let paused = run.wait(timeout: 20)
+        XCTAssertEqual(paused.status, 0, paused.transcript)
+        assertContains(paused.stdout, "paused")
+        XCTAssertEqual(f.logLines, ["a"], "the running step finished, nothing new started")
+        XCTAssertEqual(JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first?["status"] as? String, "paused")
+
+        assertExit(f.run(["job", "resume", id]), 0)
+        XCTAssertEqual(f.logLines, ["a", "b"])
+        XCTAssertEqual(f.read("out/b"), "a\n")
+        XCTAssertEqual(JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first?["status"] as? String, "completed")
+    }
+}

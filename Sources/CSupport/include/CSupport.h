@@ -14,7 +14,7 @@ int pl_spawn(const char *const argv[], const char *const envp[], const char *cwd
 /// A pidfd for `pid` (readable once the process exits), or -1 with errno set.
 int pl_pidfd_open(pid_t pid);
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (threads it starts inherit
+/// Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 (pause) in the calling thread (threads it starts inherit
 /// this) and returns a non-blocking signalfd that reports them, or -1.
 int pl_signalfd_open(void);
 

@@ -146,6 +146,38 @@ public final class JobStore {
         try JobLease(path: folder(id) + "/lease", job: id)
     }
 
+    /// The process on this host that holds the job's lease, if one does.
+    public func holder(_ id: JobID) -> pid_t? {
+        guard isLive(id), let text = try? FileSystem.readText(folder(id) + "/lease") else { return nil }
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard words.count >= 4, words[0] == "pid", let pid = pid_t(words[1]), String(words[3]) == JobLease.hostName() else { return nil }
+        return pid
+    }
+
+    /// Asks the process running a job to pause (finish what runs, start nothing new) or to
+    /// stop (cancel: its commands get SIGTERM, then SIGKILL). Without a live process, a
+    /// cancel is recorded directly; a pause needs one.
+    public func request(_ id: JobID, _ request: JobRequest, actor: String) throws -> JobSnapshot {
+        let job = try load(id)
+        if let pid = holder(id) {
+            guard job.status == .running || job.status == .queued else {
+                throw PipelineError(.invalidTransition, "job \(id) is \(job.status.rawValue)")
+            }
+            guard kill(pid, request == .pause ? SIGUSR1 : SIGTERM) == 0 else {
+                throw FileSystem.ioError("cannot signal the process running job", id.rawValue)
+            }
+            return job
+        }
+        switch request {
+        case .pause:
+            throw PipelineError(.invalidTransition, "job \(id) is \(job.status.rawValue) and no process runs it: there is nothing to pause")
+        case .cancel:
+            let lease = try self.lease(id)
+            defer { withExtendedLifetime(lease) {} }
+            return try transition(id, to: .canceled, actor: actor, reason: "canceled by \(actor)")
+        }
+    }
+
     /// Whether a live process holds the job's lease.
     public func isLive(_ id: JobID) -> Bool {
         let fd = open(folder(id) + "/lease", O_RDWR | O_CLOEXEC)
@@ -229,15 +261,21 @@ public final class JobLease {
             throw PipelineError(.leaseConflict, "job \(job) is being run by \(holder)", path: path,
                                 hint: "wait for it to finish (`pipeline job show \(job)`)")
         }
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let note = "pid \(getpid()) on \(host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })\n"
+        let note = "pid \(getpid()) on \(JobLease.hostName())\n"
         _ = ftruncate(fd, 0)
         _ = pwrite(fd, note, note.utf8.count, 0)
     }
 
+    static func hostName() -> String {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        return host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
     deinit { close(fd) }
 }
+
+public enum JobRequest: Sendable { case pause, cancel }
 
 /// An exclusive lock on a job's folder for one writer at a time.
 final class JobLock {

@@ -68,6 +68,8 @@ public struct RunSummary: Sendable {
     public var interrupted: Bool
     /// `approve` steps that stopped the run, waiting for a person.
     public var awaitingApproval: [Step] = []
+    /// Someone paused the run: what ran finished, nothing new started.
+    public var paused = false
 
     public init(counts: [StepStatus: Int], outcomes: [StepOutcome], durationNanos: Int64, dryRun: Bool, interrupted: Bool) {
         self.counts = counts

@@ -59,4 +59,10 @@ public protocol Executor: AnyObject {
     func terminateAll()
     /// Whether an interrupt is pending (checked between steps when nothing runs).
     func interruptRequested() -> Bool
+    /// Whether someone asked the run to pause: finish what runs, start nothing new.
+    func pauseRequested() -> Bool
+}
+
+extension Executor {
+    public func pauseRequested() -> Bool { false }
 }

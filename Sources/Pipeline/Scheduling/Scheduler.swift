@@ -61,6 +61,7 @@ public final class Scheduler {
     /// The most specific error code among the failures of the last run (for the exit status).
     public var failureCode: PipelineError.Code? {
         if failureCodes.isEmpty { return awaiting.isEmpty ? nil : .approvalRequired }
+        // (a paused run is not a failure: see RunSummary.paused)
         if failureCodes.allSatisfy({ $0 == .programNotFound || $0 == .missingInput }) { return failureCodes[0] }
         return failureCodes.first { $0 == .pathEscapes } ?? .stepFailed
     }
@@ -90,6 +91,7 @@ public final class Scheduler {
         var processed = 0
         var stopping = false
         var interrupted = false
+        var paused = false
         events.emit(.planned(steps: selection.map { graph.steps[$0].name }))
 
         func release(_ i: Int) {
@@ -138,6 +140,10 @@ public final class Scheduler {
                 stopping = true
                 executor.terminateAll()
             }
+            if !paused, !interrupted, executor.pauseRequested() {
+                paused = true
+                stopping = true
+            }
             startReady()
             if running.isEmpty {
                 if stopping || readyHead >= ready.count { break }
@@ -165,7 +171,8 @@ public final class Scheduler {
             let step = graph.steps[i]
             status[i] = interrupted ? .canceled : .skipped
             if step.isAlias { continue }
-            let outcome = StepOutcome(step: step.name, status: status[i]!, message: interrupted ? "interrupted" : "stopped after a failure")
+            let outcome = StepOutcome(step: step.name, status: status[i]!,
+                                      message: interrupted ? "interrupted" : (paused ? "paused" : "stopped after a failure"))
             outcomes.append(outcome)
             events.emit(.stepFinished(outcome))
         }
@@ -175,6 +182,7 @@ public final class Scheduler {
         var summary = RunSummary(counts: counts, outcomes: outcomes, durationNanos: Int64(pl_monotonic_ns() - started),
                                  dryRun: options.dryRun, interrupted: interrupted)
         summary.awaitingApproval = awaiting.map { graph.steps[$0] }
+        summary.paused = paused && !interrupted
         return summary
     }
 

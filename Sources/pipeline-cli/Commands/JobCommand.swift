@@ -4,7 +4,7 @@ import Pipeline
 
 struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobApprove.self, JobResume.self])
+        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobApprove.self, JobResume.self, JobPause.self, JobCancel.self])
 }
 
 struct JobList: ParsableCommand {
@@ -130,5 +130,40 @@ struct JobResume: ParsableCommand {
             ErrorReport.print(PipelineError(failure, failure == .interrupted ? "job \(jobID) interrupted" : "job \(jobID): a step failed"), json: true)
         }
         throw CommandExit(status: ExitStatus.of(failure))
+    }
+}
+
+struct JobPause: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause",
+                                                    abstract: "Ask a running job to finish its running steps and stop; resume continues it.")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    func run() throws {
+        let jobID = try JobShow.parse(id)
+        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
+        _ = try store.request(jobID, .pause, actor: Output.environment["USER"] ?? "pipeline")
+        Output.line("pause requested: job \(jobID) finishes its running steps, then stops")
+    }
+}
+
+struct JobCancel: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel",
+                                                    abstract: "Stop a job: its running commands are terminated and it is canceled.")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    func run() throws {
+        let jobID = try JobShow.parse(id)
+        let environment = Output.environment
+        let store = JobStore(storeRoot: try workspaceOptions.workspace(environment).storePath)
+        let job = try store.request(jobID, .cancel, actor: environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline")
+        Output.line(job.status == .canceled ? "job \(jobID) canceled" : "cancel requested: job \(jobID) stops its commands and ends canceled")
     }
 }
