@@ -71,10 +71,18 @@ public final class Engine {
 
     /// Builds `targets`. Holds the workspace lock for the whole run (waiting for another run
     /// unless `wait` is false).
+    /// What a run does with its job's contract: a new job records it; a resumed one checks
+    /// it, accepting a changed Pipelinefile or environment only with a reason.
+    public enum ContractPolicy: Sendable {
+        case record(extraEnv: [String])
+        case verify(amend: String?, allowEnvMismatch: String?)
+    }
+
     /// Who a run's job is recorded for: `PIPELINE_ACTOR`, else the user, else "pipeline".
     var actor: String { environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline" }
 
-    public func build(targets: [String], options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
+    public func build(targets: [String], options: RunOptions, wait: Bool = true, envRules: [String] = [],
+                      executor: Executor) throws -> BuildReport {
         // Every real run is a job, queued until it holds the workspace, then running.
         let jobs = options.dryRun ? nil : JobStore(storeRoot: workspace.storePath)
         // Only the event that ends a run is flushed: the ones before it are rewritten by it.
@@ -82,12 +90,14 @@ public final class Engine {
         let lease = try job.map { try jobs!.lease($0.id) }
         defer { withExtendedLifetime(lease) {} }
         if let job { events.emit(.jobStarted(job.id)) }
-        return try drive(job.map { ($0.id, jobs!) }, targets: targets, options: options, wait: wait, executor: executor)
+        return try drive(job.map { ($0.id, jobs!) }, targets: targets, options: options, wait: wait, executor: executor,
+                         contract: .record(extraEnv: envRules))
     }
 
     /// Continues a job that stopped for approval, was paused, or failed: the same targets,
     /// with every approved gate passing. Finished steps are up to date, so only the rest runs.
-    public func resume(_ id: JobID, options: RunOptions, wait: Bool = true, executor: Executor) throws -> BuildReport {
+    public func resume(_ id: JobID, options: RunOptions, wait: Bool = true, amend: String? = nil, allowEnvMismatch: String? = nil,
+                       executor: Executor) throws -> BuildReport {
         let jobs = JobStore(storeRoot: workspace.storePath)
         _ = try jobs.load(id)  // an unknown or unreadable job is reported as such
         let lease = try jobs.lease(id)
@@ -112,17 +122,20 @@ public final class Engine {
         }
         var options = options
         options.approved = Set(job.checkpoints.filter { $0.kind == .decisionNeeded && job.approvals[$0.id] != nil }.compactMap(\.step))
+        _ = try jobs.contract(id)  // missing or damaged: say so before anything runs
         events.emit(.jobStarted(id))
-        return try drive((id, jobs), targets: job.targets, options: options, wait: wait, executor: executor)
+        return try drive((id, jobs), targets: job.targets, options: options, wait: wait, executor: executor,
+                         contract: .verify(amend: amend, allowEnvMismatch: allowEnvMismatch))
     }
 
     /// Runs the build for a job and records how it ended.
     private func drive(_ job: (id: JobID, store: JobStore)?, targets: [String], options: RunOptions, wait: Bool,
-                       executor: Executor) throws -> BuildReport {
+                       executor: Executor, contract: ContractPolicy) throws -> BuildReport {
         do {
             let store = try openStore()
             let state = try store.workspaceState(for: workspace.root)
-            var report = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store, job: job)
+            var report = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store, job: job,
+                                   contract: contract)
             guard let (id, jobs) = job else { return report }
             report.job = id
             if report.failure == .approvalRequired {
@@ -173,20 +186,30 @@ public final class Engine {
     }
 
     private func build(targets: [String], options: RunOptions, wait: Bool, executor: Executor, state: String, store: LocalStore,
-                       job: (id: JobID, store: JobStore)?) throws -> BuildReport {
+                       job: (id: JobID, store: JobStore)?, contract: ContractPolicy) throws -> BuildReport {
         let lock: WorkspaceLock? = options.dryRun ? nil : try WorkspaceLock(
             path: state + "/lock", wait: wait,
             waiting: { [events] holder in events.emit(.waitingForLock(holder: holder)) },
             interrupted: { executor.interruptRequested() })
         defer { withExtendedLifetime(lock) {} }
-        if let job { try job.store.transition(job.id, to: .running, actor: actor, durable: false) }
 
         let noopPath = state + "/noop"
-        if !options.dryRun, options.force.isEmpty, let answer = NoopCheck.check(path: noopPath, root: workspace.root, context: { names in
+        var recording = false
+        if case .record = contract { recording = true }
+        if !options.dryRun, options.force.isEmpty, recording, let answer = NoopCheck.check(path: noopPath, root: workspace.root, context: { names in
             NoopCheck.context(targets: targets, envNames: names, environment: self.environment, root: self.workspace.root)
         }, racyWindowNanos: racyWindowNanos) {
             usedNoopCheck = true
-            if let job { try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(answer.steps), actor: actor, durable: false) }
+            if let job {
+                try job.store.transition(job.id, to: .running, actor: actor, durable: false)
+                if case .record(let extra) = contract {
+                    try job.store.saveContract(JobContract(pipelinefile: workspace.displayPath, pipelinefileDigest: answer.pipelinefileDigest,
+                                                           targets: targets,
+                                                           environment: JobContract.fingerprint(envNames: answer.envNames + extra, values: environment)),
+                                               for: job.id)
+                }
+                try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(answer.steps), actor: actor, durable: false)
+            }
             return reportNoop(steps: answer.steps, upToDate: answer.upToDate)
         }
 
@@ -204,6 +227,11 @@ public final class Engine {
             throw PipelineError(.unknownStep, "--force names unknown step '\(name)'\(Suggestion.hint(for: name, in: graph.names))")
         }
         let selected = try selection(targets, file: file, graph: graph)
+        if let job {
+            // A refused contract leaves the job as it was: it only starts running once accepted.
+            try settle(contract, job: job, file: file, graph: graph, selected: selected, targets: targets)
+            try job.store.transition(job.id, to: .running, actor: actor, durable: false)
+        }
         if let job {
             try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(selected.map { graph.steps[$0].name }), actor: actor,
                                      durable: false)
@@ -225,13 +253,67 @@ public final class Engine {
                                  + "save \(ms(ran, pl_monotonic_ns()))"))
         }
         if !options.dryRun {
-            rememberNoop(at: noopPath, summary: summary, targets: targets, selected: selected, graph: graph, rebuilder: rebuilder)
+            rememberNoop(at: noopPath, summary: summary, targets: targets, selected: selected, graph: graph, rebuilder: rebuilder,
+                         graphDigest: file.digest)
         }
         events.emit(.finished(summary))
         let failure: PipelineError.Code? = summary.interrupted ? .interrupted
             : (summary.succeeded || (summary.paused && summary.failed.isEmpty) ? nil : scheduler.failureCode ?? .stepFailed)
         retained.append(contentsOf: [rebuilder, scheduler] as [AnyObject])
         return BuildReport(summary: summary, failure: failure)
+    }
+
+    /// The declared environment names of the selected steps.
+    static func envNames(_ selected: [Int], graph: Graph) -> [String] {
+        var names = Set<String>()
+        for i in selected {
+            names.formUnion(graph.steps[i].env.passThrough)
+            names.formUnion(graph.steps[i].env.secrets)
+        }
+        return names.sorted()
+    }
+
+    /// Records the job's contract, or checks it against now: a changed Pipelinefile or
+    /// environment is refused (exit 3) unless accepted with a reason, which is logged and
+    /// raises the job's epoch.
+    private func settle(_ policy: ContractPolicy, job: (id: JobID, store: JobStore), file: Pipelinefile, graph: Graph, selected: [Int],
+                        targets: [String]) throws {
+        let names = Engine.envNames(selected, graph: graph)
+        switch policy {
+        case .record(let extra):
+            try job.store.saveContract(JobContract(pipelinefile: workspace.displayPath, pipelinefileDigest: file.digest, targets: targets,
+                                                   environment: JobContract.fingerprint(envNames: names + extra, values: environment)),
+                                       for: job.id)
+        case .verify(let amend, let allowEnvMismatch):
+            var contract = try job.store.contract(job.id)
+            let recordedNames = contract.environment.keys.filter { $0.hasPrefix("env:") }.map { String($0.dropFirst(4)) }
+            let now = JobContract.fingerprint(envNames: Array(Set(names + recordedNames)), values: environment)
+            if contract.pipelinefileDigest != file.digest {
+                guard let amend else {
+                    throw PipelineError(.policyRefused,
+                                        "\(workspace.displayPath) changed since job \(job.id) started "
+                                            + "(sha256 \(contract.pipelinefileDigest.hex.prefix(12))… → \(file.digest.hex.prefix(12))…)",
+                                        hint: "accept it with: pipeline job resume \(job.id) --amend --reason TEXT (or start a new run)")
+                }
+                try job.store.append(job.id, type: .amendment, actor: actor) { _ in
+                    ["kind": "pipelinefile", "reason": .string(amend), "from": .string(contract.pipelinefileDigest.hex),
+                     "to": .string(file.digest.hex)]
+                }
+                contract.pipelinefileDigest = file.digest
+            }
+            let changes = contract.environmentChanges(comparedTo: now)
+            if !changes.isEmpty {
+                guard let allowEnvMismatch else {
+                    throw PipelineError(.policyRefused, "the environment changed since job \(job.id) started: \(changes.joined(separator: ", "))",
+                                        hint: "accept it with: pipeline job resume \(job.id) --allow-env-mismatch --reason TEXT")
+                }
+                try job.store.append(job.id, type: .amendment, actor: actor) { _ in
+                    ["kind": "environment", "reason": .string(allowEnvMismatch), "changed": .array(changes.map(JSON.string))]
+                }
+                contract.environment = now
+            }
+            try job.store.saveContract(contract, for: job.id)
+        }
     }
 
     /// The events of a run found up to date by `NoopCheck`, the same as a full check's.
@@ -248,7 +330,7 @@ public final class Engine {
     /// After a run: remember every file it depended on, when all of it succeeded and nothing
     /// in it always runs; otherwise forget any earlier answer.
     private func rememberNoop(at path: String, summary: RunSummary, targets: [String], selected: [Int], graph: Graph,
-                              rebuilder: Rebuilder) {
+                              rebuilder: Rebuilder, graphDigest: Digest) {
         var envNames = Set<String>()
         var entries: [NoopCheck.Entry] = []
         var seen = Set<String>()
@@ -288,7 +370,7 @@ public final class Engine {
         let context = NoopCheck.context(targets: targets, envNames: names, environment: environment, root: workspace.root)
         let upToDate = selected.filter { !graph.steps[$0].isAlias }.count
         try? NoopCheck.write(path: path, context: context, envNames: names, steps: selected.map { graph.steps[$0].name }, upToDate: upToDate,
-                             entries: entries, root: workspace.root, racyWindowNanos: racyWindowNanos)
+                             entries: entries, pipelinefileDigest: graphDigest, root: workspace.root, racyWindowNanos: racyWindowNanos)
     }
 
     /// Objects of the last run, kept for the engine's lifetime: a CLI that exits right

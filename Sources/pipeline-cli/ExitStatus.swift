@@ -20,6 +20,7 @@ enum ExitStatus {
         case .pathEscapes, .confirmationRequired: return unsafe
         case .interrupted: return interrupted
         case .approvalRequired: return approvalRequired
+        case .policyRefused: return refusedByPolicy
         case .stepFailed, .leaseConflict, .storeFormat, .io, .internalError, .jobCorrupt: return failure
         }
     }
@@ -31,6 +32,7 @@ enum ExitStatus {
         case .pathEscapes, .confirmationRequired: return "unsafe"
         case .interrupted: return "interrupted"
         case .approvalRequired: return "approval"
+        case .policyRefused: return "policy"
         case .stepFailed: return "step_failed"
         case .leaseConflict: return "contention"
         case .storeFormat, .jobCorrupt: return "store"

@@ -213,3 +213,75 @@ final class JobControlTests: XCTestCase {
         XCTAssertEqual(JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first?["status"] as? String, "completed")
     }
 }
+
+/// The job contract: a resumed job builds what it promised, or says exactly what changed.
+final class JobContractTests: XCTestCase {
+    func gatedPipeline(_ f: Fixture, build: String) {
+        f.pipelinefile("""
+            pipeline: 1
+            env: [MODE]
+            steps:
+              build: { run: "mkdir -p out && echo \(build) $MODE > out/app", outputs: [out/app] }
+              gate: { needs: [build], use: approve, with: { summary: "go?", required_action: "look" } }
+              deploy: { needs: [gate], run: "cp out/app out/deployed", outputs: [out/deployed] }
+            """)
+    }
+
+    func waitingJob(_ f: Fixture, mode: String) throws -> String {
+        let first = f.run(["run"], environment: ["MODE": mode])
+        assertExit(first, 4)
+        let id = String((first.stderr.split(separator: "\n").first ?? "").dropFirst(4))
+        assertExit(f.run(["job", "approve", id, "--actor", "alice", "--reason", "ok"]), 0)
+        return id
+    }
+
+    func status(_ f: Fixture, _ id: String) -> [String: Any]? { JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first }
+
+    func testAnEditedPipelinefileIsRefusedUnlessAmended() throws {
+        let f = try Fixture(self)
+        gatedPipeline(f, build: "v1")
+        let id = try waitingJob(f, mode: "a")
+        gatedPipeline(f, build: "v2")
+
+        let refused = f.run(["job", "resume", id], environment: ["MODE": "a"])
+        assertExit(refused, 3)
+        assertContains(refused.stderr, "Pipelinefile.yaml changed since job \(id) started")
+        assertContains(refused.stderr, "--amend --reason")
+        XCTAssertEqual(status(f, id)?["status"] as? String, "decision_needed", "a refused resume changes nothing")
+        assertExit(f.run(["job", "resume", id, "--amend"], environment: ["MODE": "a"]), 6)
+
+        let amended = f.run(["job", "resume", id, "--amend", "--reason", "fixed the build line"], environment: ["MODE": "a"])
+        assertExit(amended, 0)
+        XCTAssertEqual(f.read("out/deployed"), "v2 a\n")
+        XCTAssertEqual(status(f, id)?["epoch"] as? Int, 1)
+        let events = try String(contentsOfFile: f.root + "/.pipeline/jobs/\(id)/events.jsonl", encoding: .utf8)
+        assertContains(events, #""reason":"fixed the build line""#)
+        assertContains(events, #""type":"amendment""#)
+    }
+
+    func testAChangedEnvironmentIsRefusedUnlessAllowed() throws {
+        let f = try Fixture(self)
+        gatedPipeline(f, build: "v1")
+        let id = try waitingJob(f, mode: "a")
+        let refused = f.run(["job", "resume", id], environment: ["MODE": "b"])
+        assertExit(refused, 3)
+        assertContains(refused.stderr, "the environment changed since job \(id) started: env:MODE")
+        XCTAssertFalse(try String(contentsOfFile: f.root + "/.pipeline/jobs/\(id)/contract.json", encoding: .utf8).contains("\"b\""),
+                       "values are only ever hashed")
+        let allowed = f.run(["job", "resume", id, "--allow-env-mismatch", "--reason", "MODE b is the release mode"], environment: ["MODE": "b"])
+        assertExit(allowed, 0)
+        XCTAssertEqual(f.read("out/deployed"), "v1 b\n")
+        XCTAssertEqual(status(f, id)?["status"] as? String, "completed")
+    }
+
+    func testAMissingContractIsAClearError() throws {
+        let f = try Fixture(self)
+        gatedPipeline(f, build: "v1")
+        let id = try waitingJob(f, mode: "a")
+        f.remove(".pipeline/jobs/\(id)/contract.json")
+        let result = f.run(["job", "resume", id], environment: ["MODE": "a"])
+        assertExit(result, 1)
+        assertContains(result.stderr, "has no contract")
+        assertContains(result.stderr, "pipeline job doctor \(id)")
+    }
+}

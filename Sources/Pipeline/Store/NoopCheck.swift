@@ -11,7 +11,7 @@ import Dispatch
 /// Anything short of that (a file touched, added to a listed folder, removed; a racy
 /// timestamp; a file that changed while the run was using it) falls back to the full check.
 public enum NoopCheck {
-    static let magic = "PLNOOP01"
+    static let magic = "PLNOOP02"
 
     public struct Entry: Sendable, Equatable {
         public var path: String
@@ -29,7 +29,9 @@ public enum NoopCheck {
     /// The steps of the remembered run when every condition still holds; nil otherwise.
     /// `context` is computed from the env names stored in the file, so it is a closure.
     public static func check(path: String, root: String, context: ([String]) -> Digest,
-                             racyWindowNanos: Int64 = 100_000_000) -> (steps: [String], upToDate: Int)? {
+                             racyWindowNanos: Int64 = 100_000_000)
+        -> (steps: [String], upToDate: Int, envNames: [String], pipelinefileDigest: Digest)?
+    {
         guard let bytes = try? FileSystem.readFile(path), var r = ChecksummedFile.open(bytes, magic: magic) else { return nil }
         do {
             let stored = try r.digest()
@@ -38,6 +40,7 @@ public enum NoopCheck {
             guard stored == context(envNames) else { return nil }
             let steps = try r.strings()
             let upToDate = Int(try r.u32())
+            let pipelinefileDigest = try r.digest()
             let count = Int(try r.u32())
             var entries: [Entry] = []
             entries.reserveCapacity(count)
@@ -53,7 +56,7 @@ public enum NoopCheck {
             let half = all.count / 2
             let other = BackgroundLoad { matches(all[half...], root: root, writtenAt: writtenAt, racy: racyWindowNanos) }
             let mine = matches(all[..<half], root: root, writtenAt: writtenAt, racy: racyWindowNanos)
-            return mine && other.wait() ? (steps, upToDate) : nil
+            return mine && other.wait() ? (steps, upToDate, envNames, pipelinefileDigest) : nil
         } catch {
             return nil
         }
@@ -79,7 +82,7 @@ public enum NoopCheck {
     /// used it; when any file differs now, or is too fresh to trust, nothing is written (and
     /// an old answer is removed), so the next run takes the full check.
     public static func write(path: String, context: Digest, envNames: [String], steps: [String], upToDate: Int, entries: [Entry],
-                             root: String, racyWindowNanos: Int64 = 100_000_000) throws {
+                             pipelinefileDigest: Digest, root: String, racyWindowNanos: Int64 = 100_000_000) throws {
         let writtenAt = pl_wall_ns()
         for entry in entries {
             let full = entry.path.isEmpty ? root : root + "/" + entry.path
@@ -96,6 +99,7 @@ public enum NoopCheck {
         w.strings(envNames)
         w.strings(steps)
         w.u32(UInt32(upToDate))
+        w.digest(pipelinefileDigest)
         w.u32(UInt32(entries.count))
         for entry in entries {
             w.string(entry.path)

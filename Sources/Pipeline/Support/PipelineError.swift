@@ -33,6 +33,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         /// Destructive operation without confirmation.
         case confirmationRequired = "confirmation_required"
         case leaseConflict = "lease_conflict"
+        /// Refused by policy: a job's Pipelinefile or environment changed since it started.
+        case policyRefused = "policy_refused"
         /// A job waits at an `approve` step for a person's decision.
         case approvalRequired = "approval_required"
         /// A job status change the transition table refuses.

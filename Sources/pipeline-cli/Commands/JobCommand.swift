@@ -117,13 +117,29 @@ struct JobResume: ParsableCommand {
     @Flag(help: "Fail with lease_conflict instead of waiting when another run holds the workspace.")
     var noWait = false
 
+    @Flag(help: "Accept a changed Pipelinefile (needs --reason; recorded, raises the epoch).")
+    var amend = false
+
+    @Flag(help: "Accept a changed environment (needs --reason; recorded, raises the epoch).")
+    var allowEnvMismatch = false
+
+    @Option(help: "Why the change is acceptable.")
+    var reason: String?
+
+    func validate() throws {
+        if (amend || allowEnvMismatch), (reason ?? "").allSatisfy(\.isWhitespace) {
+            throw ValidationError("--amend and --allow-env-mismatch need --reason")
+        }
+    }
+
     func run() throws {
         let jobID = try JobShow.parse(id)
         let environment = Output.environment
         let executor = LocalExecutor(handlesSignals: true)
         let printer = EventPrinter(json: workspaceOptions.json, explain: false, environment: environment)
         let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: printer)
-        let report = try engine.resume(jobID, options: RunOptions(jobs: jobs ?? Run.cores), wait: !noWait, executor: executor)
+        let report = try engine.resume(jobID, options: RunOptions(jobs: jobs ?? Run.cores), wait: !noWait,
+                                       amend: amend ? reason : nil, allowEnvMismatch: allowEnvMismatch ? reason : nil, executor: executor)
         guard let failure = report.failure else { return }
         if failure == .approvalRequired { throw CommandExit(status: Approvals.report(report, json: workspaceOptions.json)) }
         if workspaceOptions.json {

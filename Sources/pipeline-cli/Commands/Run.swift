@@ -29,10 +29,16 @@ struct Run: ParsableCommand {
     @Flag(help: "Fail with lease_conflict instead of waiting when another run holds the workspace.")
     var noWait = false
 
+    @Option(name: .customLong("env-rule"), help: "Add env:NAME to the job's environment fingerprint (repeatable).")
+    var envRules: [String] = []
+
     static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("-j must be at least 1") }
+        for rule in envRules where !(rule.hasPrefix("env:") && EnvName.isValid(String(rule.dropFirst(4)))) {
+            throw ValidationError("--env-rule takes env:NAME, not '\(rule)'")
+        }
     }
 
     func run() throws {
@@ -42,7 +48,7 @@ struct Run: ParsableCommand {
         let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: printer)
         let report = try engine.build(targets: targets,
                                       options: RunOptions(jobs: jobs ?? Run.cores, keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
-                                      wait: !noWait, executor: executor)
+                                      wait: !noWait, envRules: envRules.map { String($0.dropFirst(4)) }, executor: executor)
         // Exit here, without tearing down the engine's objects: the kernel frees them faster.
         guard let failure = report.failure else { Glibc.exit(0) }
         if failure == .approvalRequired {
