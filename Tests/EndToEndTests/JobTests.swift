@@ -128,7 +128,9 @@ final class JobLeaseTests: XCTestCase {
               slow: { needs: [first], run: "echo 2 > out/slow", outputs: [out/slow] }
               last: { needs: [slow], run: "cat out/first out/slow > out/last", outputs: [out/last] }
             """)
-        let resumed = f.run(["job", "resume", id])
+        // The Pipelinefile changed (no more sleep): the contract makes that explicit.
+        assertExit(f.run(["job", "resume", id]), 3)
+        let resumed = f.run(["job", "resume", id, "--amend", "--reason", "the slow step no longer sleeps"])
         assertExit(resumed, 0)
         XCTAssertEqual(f.read("out/last"), "1\n2\n")
         XCTAssertEqual(JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first?["status"] as? String, "completed")
