@@ -242,9 +242,22 @@ public final class Engine {
         if records.wasDamaged {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }
-        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: events)
+        // Progress checkpoints go through one open session of the job's log.
+        let session = try job.map { try $0.store.session($0.id) }
+        let recorder = session.map { JobRecorder(next: events, session: $0, actor: actor) }
+        let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder ?? events)
         let scheduled = pl_monotonic_ns()
-        let summary = try scheduler.run(selected, options: options)
+        let summary: RunSummary
+        do {
+            summary = try scheduler.run(selected, options: options)
+            session?.close()
+        } catch {
+            session?.close()
+            throw error
+        }
+        if let failure = recorder?.failure {
+            events.emit(.warning("the job's progress could not be recorded: \(failure)"))
+        }
         let ran = pl_monotonic_ns()
         if !options.dryRun { try rebuilder.save() }
         if environment["PIPELINE_TIMINGS"] != nil {

@@ -18,8 +18,10 @@ final class JobTests: XCTestCase {
         XCTAssertEqual(job["schema_id"] as? String, "pipeline.job")
         XCTAssertEqual(job["status"] as? String, "completed")
         let checkpoints = job["checkpoints"] as? [[String: Any]] ?? []
-        XCTAssertEqual(checkpoints.map { $0["id"] as? String }, ["cp_0001", "cp_0002"])
-        XCTAssertEqual(checkpoints.map { $0["type"] as? String }, ["plan", "completed"])
+        // plan, one progress checkpoint per step that ran, completed.
+        XCTAssertEqual(checkpoints.map { $0["id"] as? String }, (1...6).map { "cp_000\($0)" })
+        XCTAssertEqual(checkpoints.map { $0["type"] as? String }, ["plan", "progress", "progress", "progress", "progress", "completed"])
+        XCTAssertEqual(Set(checkpoints.compactMap { $0["step"] as? String }), ["a", "b", "c", "other"])
 
         // A failing run is a failed job; the JSON documents carry the id.
         f.pipelinefile("pipeline: 1\nsteps:\n  bad: { run: 'exit 3' }\n")
@@ -71,7 +73,7 @@ final class ApprovalFlowTests: XCTestCase {
 
         let early = f.run(["job", "resume", id])
         assertExit(early, 4)
-        assertContains(early.stderr, "waits for approval of cp_0002 (step ship)")
+        assertContains(early.stderr, "waits for approval of cp_0004 (step ship)")
 
         let noReason = f.run(["job", "approve", id, "--actor", "alice"])
         assertExit(noReason, 6)
@@ -86,8 +88,8 @@ final class ApprovalFlowTests: XCTestCase {
         let shown = JSONLines(f.run(["job", "show", id, "--json"]).stdout).documents.first
         XCTAssertEqual(shown?["status"] as? String, "completed")
         let approvals = shown?["approvals"] as? [String: [String: String]]
-        XCTAssertEqual(approvals?["cp_0002"]?["actor"], "alice")
-        XCTAssertEqual(approvals?["cp_0002"]?["reason"], "checked out/app")
+        XCTAssertEqual(approvals?["cp_0004"]?["actor"], "alice")
+        XCTAssertEqual(approvals?["cp_0004"]?["reason"], "checked out/app")
 
         let again = f.run(["job", "resume", id])
         assertExit(again, 6)

@@ -302,3 +302,60 @@ extension String {
         return trimmed.dropLast(trimmed.reversed().prefix { $0.isWhitespace }.count)
     }
 }
+
+/// The running process's pen for a job's log: it holds the job's lock, keeps the state in
+/// memory and appends without re-reading the log (progress checkpoints after every step must
+/// cost microseconds, not a read of the whole log). Lines are not flushed one by one; the
+/// event that ends the run is (see `Engine`). The snapshot is written when the session ends.
+public final class JobSession {
+    public let id: JobID
+    private let store: JobStore
+    private var lock: JobLock?
+    private let fd: Int32
+    private var closed = false
+    public private(set) var state: JobSnapshot
+
+    init(store: JobStore, id: JobID) throws {
+        self.store = store
+        self.id = id
+        lock = try JobLock(path: store.folder(id) + "/lock")
+        let log = try store.readLog(id)
+        var current = try store.readSnapshot(id) ?? JobSnapshot(id: id, createdAt: JobStore.timestamp())
+        for event in log.events.dropFirst(current.revision) { current = try current.applying(event) }
+        state = current
+        let path = store.folder(id) + "/events.jsonl"
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.ioError("cannot write", path) }
+        guard ftruncate(fd, off_t(log.validBytes)) == 0, lseek(fd, off_t(log.validBytes), SEEK_SET) >= 0 else {
+            Glibc.close(fd)
+            throw FileSystem.ioError("cannot write", path)
+        }
+    }
+
+    /// Records a checkpoint with the next id.
+    public func checkpoint(_ kind: Checkpoint.Kind, summary: String, step: String?, actor: String) throws {
+        guard !closed else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
+        let checkpoint = try Checkpoint(id: Checkpoint.id(number: state.checkpoints.count + 1), kind: kind, summary: summary, step: step,
+                                        createdAt: pl_wall_ns())
+        let event = JobEvent(sequence: state.revision + 1, time: JobStore.timestamp(), type: .checkpoint, actor: actor,
+                             payload: ["checkpoint": checkpoint.json])
+        let next = try state.applying(event)
+        try FileSystem.writeAll(fd, event.line, path: store.folder(id) + "/events.jsonl")
+        state = next
+    }
+
+    /// Writes the snapshot and gives the job back to other writers.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        try? Materializer.writeAtomically(state.json.canonicalBytes + [0x0A], to: store.folder(id) + "/state.json", durable: false)
+        Glibc.close(fd)
+        lock = nil
+    }
+
+    deinit { close() }
+}
+
+extension JobStore {
+    public func session(_ id: JobID) throws -> JobSession { try JobSession(store: self, id: id) }
+}
