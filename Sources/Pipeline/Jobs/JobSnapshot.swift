@@ -44,6 +44,7 @@ public struct JobSnapshot: Sendable, Equatable {
         next.updatedAt = event.time
         switch event.type {
         case .created:
+            next.createdAt = event.time
             next.targets = event.payload["targets"]?.arrayValue?.compactMap(\.stringValue) ?? []
         case .status:
             guard let to = event.payload["to"]?.stringValue.flatMap(JobStatus.init(rawValue:)) else {

@@ -4,7 +4,7 @@ import Pipeline
 
 struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobApprove.self, JobResume.self, JobPause.self, JobCancel.self])
+        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobApprove.self, JobResume.self, JobPause.self, JobCancel.self, JobDoctorCommand.self])
 }
 
 struct JobList: ParsableCommand {
@@ -181,5 +181,44 @@ struct JobCancel: ParsableCommand {
         let store = JobStore(storeRoot: try workspaceOptions.workspace(environment).storePath)
         let job = try store.request(jobID, .cancel, actor: environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline")
         Output.line(job.status == .canceled ? "job \(jobID) canceled" : "cancel requested: job \(jobID) stops its commands and ends canceled")
+    }
+}
+
+struct JobDoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "doctor",
+                                                    abstract: "Check jobs' files (log, snapshot, contract, liveness); --repair fixes what the log can.")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id (default: every job).")
+    var id: String?
+
+    @Flag(help: "Fix what can be fixed from the log, and say what changed.")
+    var repair = false
+
+    func run() throws {
+        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
+        let ids = try id.map { [try JobShow.parse($0)] } ?? store.list()
+        let doctor = JobDoctor(store: store)
+        var unresolved = 0
+        for jobID in ids {
+            let findings = doctor.examine(jobID, repair: repair)
+            unresolved += findings.filter { !$0.repaired }.count
+            if workspaceOptions.json {
+                Output.line(JSON.object([
+                    "schema_id": "pipeline.job_doctor", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
+                    "findings": .array(findings.map { ["code": .string($0.code), "message": .string($0.message), "repaired": .bool($0.repaired)] }),
+                ]).canonicalString)
+                continue
+            }
+            if findings.isEmpty { Output.line("\(jobID): ok") }
+            for finding in findings {
+                Output.line("\(jobID): \(finding.repaired ? "repaired" : "problem"): \(finding.message)")
+            }
+        }
+        if unresolved > 0 {
+            if !workspaceOptions.json { Output.error("pipeline: \(unresolved) problem(s)" + (repair ? " could not be repaired" : "; --repair fixes what the log can")) }
+            throw CommandExit(status: ExitStatus.verificationFailed)
+        }
     }
 }

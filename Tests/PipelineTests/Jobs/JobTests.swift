@@ -200,3 +200,60 @@ final class ApprovalTests: XCTestCase {
         XCTAssertEqual(job.pendingDecisions.map(\.id), ["cp_0001"])
     }
 }
+
+final class JobDoctorTests: XCTestCase {
+    func job(_ ws: TestWorkspace) throws -> (JobStore, JobID) {
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let job = try store.create(targets: ["x"], actor: "a")
+        try store.saveContract(JobContract(pipelinefile: "Pipelinefile.yaml", pipelinefileDigest: .empty, targets: ["x"], environment: [:]),
+                               for: job.id)
+        return (store, job.id)
+    }
+
+    func testAHealthyJobHasNoFindings() throws {
+        let ws = TestWorkspace()
+        let (store, id) = try job(ws)
+        try store.transition(id, to: .running, actor: "a")
+        try store.transition(id, to: .completed, actor: "a")
+        XCTAssertEqual(JobDoctor(store: store).examine(id, repair: false), [])
+    }
+
+    func testTornLineAndStaleSnapshotAreRepairedFromTheLog() throws {
+        let ws = TestWorkspace()
+        let (store, id) = try job(ws)
+        let before = try FileSystem.readFile(store.folder(id) + "/state.json")
+        try store.transition(id, to: .running, actor: "a")
+        try store.transition(id, to: .failed, actor: "a")
+        try Materializer.writeAtomically(before, to: store.folder(id) + "/state.json")
+        let log = store.folder(id) + "/events.jsonl"
+        let fd = open(log, O_WRONLY | O_APPEND)
+        try FileSystem.writeAll(fd, Array("{\"sche".utf8), path: log)
+        close(fd)
+
+        let doctor = JobDoctor(store: store)
+        XCTAssertEqual(doctor.examine(id, repair: false).map(\.code), ["torn_line", "snapshot_diverged"])
+        XCTAssertTrue(doctor.examine(id, repair: true).allSatisfy(\.repaired))
+        XCTAssertEqual(doctor.examine(id, repair: false), [])
+        XCTAssertEqual(try store.load(id).status, .failed)
+    }
+
+    func testAbandonedJobsAndMissingContractsAreReported() throws {
+        let ws = TestWorkspace()
+        let (store, id) = try job(ws)
+        try store.transition(id, to: .running, actor: "a")
+        try FileSystem.remove(store.contractPath(id))
+        let doctor = JobDoctor(store: store)
+        XCTAssertEqual(doctor.examine(id, repair: false).map(\.code), ["contract_unreadable", "abandoned"])
+        let repaired = doctor.examine(id, repair: true)
+        XCTAssertEqual(repaired.filter(\.repaired).map(\.code), ["abandoned"])
+        XCTAssertEqual(try store.load(id).status, .failed)
+
+        // While a process holds the lease, the job is live, not abandoned.
+        let other = try store.create(targets: [], actor: "a")
+        try store.transition(other.id, to: .running, actor: "a")
+        let lease = try store.lease(other.id)
+        XCTAssertFalse(doctor.examine(other.id, repair: false).map(\.code).contains("abandoned"))
+        XCTAssertThrowsError(try store.lease(other.id)) { error in XCTAssertEqual((error as? PipelineError)?.code, .leaseConflict) }
+        withExtendedLifetime(lease) {}
+    }
+}
