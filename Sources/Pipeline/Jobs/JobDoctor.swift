@@ -14,7 +14,9 @@ public struct JobDoctor {
 
     /// What is wrong with a job (nothing: an empty list). With `repair`, fixes what can be
     /// fixed from the log: a torn last line is cut, a missing, damaged or stale snapshot is
-    /// rebuilt, an abandoned running job is marked failed (queued: canceled).
+    /// rebuilt, an abandoned running job is marked failed (queued: canceled), a job folder
+    /// with no event is removed. A crash leaves only findings of these kinds (a snapshot
+    /// behind its log is also what every read reconciles by itself).
     public func examine(_ id: JobID, repair: Bool) -> [Finding] {
         var findings: [Finding] = []
         let folder = store.folder(id)
@@ -25,7 +27,9 @@ public struct JobDoctor {
         // The log: every line an event; a torn tail.
         let bytes = (try? FileSystem.readFile(logPath)) ?? []
         if bytes.isEmpty {
-            return [Finding(code: "empty_log", message: "\(logPath) is missing or empty: the job cannot be read", repaired: false)]
+            // A crash between creating the folder and the first event: a job that never was.
+            let fixed = repair && (try? FileSystem.remove(folder)) != nil
+            return [Finding(code: "empty_log", message: "events.jsonl is missing or empty: the job never started", repaired: fixed)]
         }
         let whole = (bytes.lastIndex(of: 0x0A).map { $0 + 1 }) ?? 0
         if whole < bytes.count {
@@ -75,8 +79,9 @@ public struct JobDoctor {
             let fixed = repair && (try? Materializer.writeAtomically(replayed.json.canonicalBytes + [0x0A], to: snapshotPath)) != nil
             findings.append(Finding(code: "snapshot_diverged", message: problem, repaired: fixed))
         }
-        // A contract.
-        if (try? store.contract(id)) == nil {
+        // A contract, for every job that may still run.
+        let mayRun: Set<JobStatus> = [.running, .paused, .decisionNeeded, .blocked, .failed]
+        if mayRun.contains(replayed.status), (try? store.contract(id)) == nil {
             findings.append(Finding(code: "contract_unreadable", message: "contract.json is missing or damaged: the job cannot be resumed",
                                     repaired: false))
         }

@@ -257,3 +257,17 @@ final class JobDoctorTests: XCTestCase {
         withExtendedLifetime(lease) {}
     }
 }
+
+final class JobDoctorEmptyTests: XCTestCase {
+    /// A crash between creating a job's folder and its first event: a job that never was.
+    func testAJobFolderWithoutEventsIsRemovedOnRepair() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let id = JobID.make()
+        try FileSystem.makeDirectories(store.folder(id))
+        let doctor = JobDoctor(store: store)
+        XCTAssertEqual(doctor.examine(id, repair: false).map(\.code), ["empty_log"])
+        XCTAssertEqual(doctor.examine(id, repair: true).map(\.repaired), [true])
+        XCTAssertFalse(FileSystem.exists(store.folder(id)))
+    }
+}
