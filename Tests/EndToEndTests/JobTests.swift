@@ -289,3 +289,40 @@ final class JobContractTests: XCTestCase {
         assertContains(result.stderr, "pipeline job doctor \(id)")
     }
 }
+
+/// Looking back at a job: its timeline, its commands' logs, its checkpoints.
+final class JobHistoryTests: XCTestCase {
+    func testInspectLogsAndCheckpoints() throws {
+        let f = try Fixture(self)
+        f.pipelinefile("""
+            pipeline: 1
+            steps:
+              talk: { run: "echo to-stdout && echo to-stderr >&2 && mkdir -p out && touch out/t", outputs: [out/t] }
+              quiet: { needs: [talk], run: "touch out/q", outputs: [out/q] }
+            """)
+        let run = f.run(["run"])
+        assertExit(run, 0)
+        let id = String((run.stderr.split(separator: "\n").first ?? "").dropFirst(4))
+
+        let logs = f.run(["job", "logs", id, "talk"])
+        assertExit(logs, 0)
+        assertContains(logs.stdout, "to-stdout")
+        assertContains(logs.stdout, "to-stderr")
+        let json = JSONLines(f.run(["job", "logs", id, "--json"]).stdout).documents
+        XCTAssertEqual(json.map { $0["step"] as? String }, ["talk", "quiet"])
+        XCTAssertEqual(json.first?["stderr"] as? String, "to-stderr\n")
+        assertExit(f.run(["job", "logs", id, "nope"]), 6)
+
+        let timeline = f.run(["job", "inspect", id])
+        assertContains(timeline.stdout, "→ running")
+        assertContains(timeline.stdout, "→ completed")
+        XCTAssertEqual(JSONLines(f.run(["job", "inspect", id, "--json"]).stdout).documents.map { $0["seq"] as? Int },
+                       (1...7).map { $0 })
+
+        let list = f.run(["job", "checkpoint", "list", id])
+        assertContains(list.stdout, "cp_0001  plan")
+        let shown = f.run(["job", "checkpoint", "show", id, "cp_0002"])
+        assertContains(shown.stdout, "step      talk")
+        assertExit(f.run(["job", "checkpoint", "show", id, "cp_0099"]), 6)
+    }
+}

@@ -18,6 +18,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var requiredAction: String?
     public var step: String?
     public var createdAt: Int64
+    /// For a step's progress: its command's stdout and stderr in the store.
+    public var stdout: Digest?
+    public var stderr: Digest?
 
     public init(id: String, kind: Kind, summary: String, requiredAction: String? = nil, step: String? = nil, createdAt: Int64) throws {
         let bytes = summary.utf8.count
@@ -51,6 +54,8 @@ public struct Checkpoint: Sendable, Equatable {
         var fields: [String: JSON] = ["id": .string(id), "type": .string(kind.rawValue), "summary": .string(summary), "created_at": .int(createdAt)]
         if let requiredAction { fields["required_action"] = .string(requiredAction) }
         if let step { fields["step"] = .string(step) }
+        if let stdout { fields["stdout"] = .string(stdout.hex) }
+        if let stderr { fields["stderr"] = .string(stderr.hex) }
         return .object(fields)
     }
 
@@ -60,5 +65,7 @@ public struct Checkpoint: Sendable, Equatable {
         else { throw PipelineError(.invalidInput, "malformed checkpoint") }
         try self.init(id: id, kind: kind, summary: summary, requiredAction: json["required_action"]?.stringValue,
                       step: json["step"]?.stringValue, createdAt: json["created_at"]?.intValue ?? 0)
+        stdout = json["stdout"]?.stringValue.flatMap { Digest(hex: $0) }
+        stderr = json["stderr"]?.stringValue.flatMap { Digest(hex: $0) }
     }
 }

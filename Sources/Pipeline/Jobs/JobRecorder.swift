@@ -23,7 +23,7 @@ final class JobRecorder: EventSink {
         if let message = outcome.message, outcome.status == .failed { summary += " (\(message))" }
         do {
             try session.checkpoint(.progress, summary: String(summary.utf8.prefix(Checkpoint.maximumSummaryBytes)) ?? outcome.step,
-                                   step: outcome.step, actor: actor)
+                                   step: outcome.step, logs: outcome.logs, actor: actor)
         } catch {
             failure = error
         }

@@ -333,10 +333,13 @@ public final class JobSession {
     }
 
     /// Records a checkpoint with the next id.
-    public func checkpoint(_ kind: Checkpoint.Kind, summary: String, step: String?, actor: String) throws {
+    public func checkpoint(_ kind: Checkpoint.Kind, summary: String, step: String?, logs: (stdout: Digest, stderr: Digest)? = nil,
+                           actor: String) throws {
         guard !closed else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
-        let checkpoint = try Checkpoint(id: Checkpoint.id(number: state.checkpoints.count + 1), kind: kind, summary: summary, step: step,
+        var checkpoint = try Checkpoint(id: Checkpoint.id(number: state.checkpoints.count + 1), kind: kind, summary: summary, step: step,
                                         createdAt: pl_wall_ns())
+        checkpoint.stdout = logs?.stdout
+        checkpoint.stderr = logs?.stderr
         let event = JobEvent(sequence: state.revision + 1, time: JobStore.timestamp(), type: .checkpoint, actor: actor,
                              payload: ["checkpoint": checkpoint.json])
         let next = try state.applying(event)

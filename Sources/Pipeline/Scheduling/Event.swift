@@ -45,6 +45,8 @@ public struct StepOutcome: Sendable {
     public var message: String?
     /// In a dry run: the step was not executed, this is what would happen.
     public var dryRun: Bool
+    /// Digests of the command's stdout and stderr in the store, when it ran.
+    public var logs: (stdout: Digest, stderr: Digest)?
 
     public init(step: String, status: StepStatus, reason: RebuildReason? = nil, durationNanos: Int64 = 0, exitCode: Int32? = nil,
                 command: String? = nil, stderrTail: String? = nil, message: String? = nil, dryRun: Bool = false) {

@@ -297,8 +297,10 @@ public final class Scheduler {
             rebuilder.discardOutputs(of: step, unchangedSince: run.before)
             let result = ActionResult(files: [], exitCode: exitCode ?? -1, stdout: stdout, stderr: stderr, durationNanos: completion.durationNanos)
             rebuilder.record(step, key: run.key, status: .failed, reason: run.reason.description, description: run.description, result: result)
-            return StepOutcome(step: step.name, status: .failed, reason: run.reason, durationNanos: completion.durationNanos, exitCode: exitCode,
-                               command: command, stderrTail: CommandLog.tail(stderrBytes), message: message)
+            var outcome = StepOutcome(step: step.name, status: .failed, reason: run.reason, durationNanos: completion.durationNanos,
+                                      exitCode: exitCode, command: command, stderrTail: CommandLog.tail(stderrBytes), message: message)
+            outcome.logs = (stdout, stderr)
+            return outcome
         }
         switch completion.termination {
         case .exited(0):
@@ -330,8 +332,10 @@ public final class Scheduler {
             if step.cache { try rebuilder.store.store(result, for: run.key) }
             rebuilder.record(step, key: run.key, status: .ran, reason: run.reason.description, description: run.description, result: result)
             publish(run.step, result)
-            return StepOutcome(step: step.name, status: .ran, reason: run.reason, durationNanos: completion.durationNanos, exitCode: 0,
-                               command: command)
+            var outcome = StepOutcome(step: step.name, status: .ran, reason: run.reason, durationNanos: completion.durationNanos, exitCode: 0,
+                                      command: command)
+            outcome.logs = (stdout, stderr)
+            return outcome
         } catch let error as PipelineError {
             return failed(error.message, exitCode: 0, code: error.code)
         } catch {

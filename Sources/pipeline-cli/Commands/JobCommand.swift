@@ -4,7 +4,8 @@ import Pipeline
 
 struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobApprove.self, JobResume.self, JobPause.self, JobCancel.self, JobDoctorCommand.self])
+        commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobInspect.self, JobLogs.self, JobCheckpoints.self, JobApprove.self, JobResume.self,
+                      JobPause.self, JobCancel.self, JobDoctorCommand.self])
 }
 
 struct JobList: ParsableCommand {
@@ -162,7 +163,12 @@ struct JobPause: ParsableCommand {
         let jobID = try JobShow.parse(id)
         let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
         _ = try store.request(jobID, .pause, actor: Output.environment["USER"] ?? "pipeline")
-        Output.line("pause requested: job \(jobID) finishes its running steps, then stops")
+        if workspaceOptions.json {
+            Output.line(JSON.object(["schema_id": "pipeline.job_request", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
+                                     "request": "pause"]).canonicalString)
+        } else {
+            Output.line("pause requested: job \(jobID) finishes its running steps, then stops")
+        }
     }
 }
 
@@ -180,7 +186,12 @@ struct JobCancel: ParsableCommand {
         let environment = Output.environment
         let store = JobStore(storeRoot: try workspaceOptions.workspace(environment).storePath)
         let job = try store.request(jobID, .cancel, actor: environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline")
-        Output.line(job.status == .canceled ? "job \(jobID) canceled" : "cancel requested: job \(jobID) stops its commands and ends canceled")
+        if workspaceOptions.json {
+            Output.line(JSON.object(["schema_id": "pipeline.job_request", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
+                                     "request": "cancel", "status": .string(job.status.rawValue)]).canonicalString)
+        } else {
+            Output.line(job.status == .canceled ? "job \(jobID) canceled" : "cancel requested: job \(jobID) stops its commands and ends canceled")
+        }
     }
 }
 
@@ -219,6 +230,123 @@ struct JobDoctorCommand: ParsableCommand {
         if unresolved > 0 {
             if !workspaceOptions.json { Output.error("pipeline: \(unresolved) problem(s)" + (repair ? " could not be repaired" : "; --repair fixes what the log can")) }
             throw CommandExit(status: ExitStatus.verificationFailed)
+        }
+    }
+}
+
+struct JobInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "A job's full timeline: every event in its log.")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    func run() throws {
+        let jobID = try JobShow.parse(id)
+        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
+        for event in try store.events(jobID) {
+            if workspaceOptions.json {
+                Output.line(String(decoding: event.line.dropLast(), as: UTF8.self))
+                continue
+            }
+            var detail = ""
+            switch event.type {
+            case .created: detail = "targets: " + (event.payload["targets"]?.arrayValue?.compactMap(\.stringValue).joined(separator: " ") ?? "")
+            case .status: detail = "→ \(event.payload["to"]?.stringValue ?? "?")" + (event.payload["reason"]?.stringValue.map { " (\($0))" } ?? "")
+            case .checkpoint:
+                let cp = event.payload["checkpoint"]
+                detail = "\(cp?["id"]?.stringValue ?? "?") \(cp?["type"]?.stringValue ?? "?"): \(cp?["summary"]?.stringValue ?? "")"
+            case .approval:
+                detail = "\(event.payload["checkpoint"]?.stringValue ?? "?"): \(event.payload["reason"]?.stringValue ?? "")"
+            case .amendment:
+                detail = "\(event.payload["kind"]?.stringValue ?? "?"): \(event.payload["reason"]?.stringValue ?? "")"
+            }
+            Output.line("\(String(event.sequence).padding(4)) \(event.time)  \(event.type.rawValue.padding(10)) \(event.actor.padding(10)) \(detail)")
+        }
+    }
+}
+
+struct JobLogs: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "The stdout and stderr of a job's commands.")
+
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    @Argument(help: "Only this step.")
+    var step: String?
+
+    func run() throws {
+        let jobID = try JobShow.parse(id)
+        let workspace = try workspaceOptions.workspace(Output.environment)
+        let jobs = JobStore(storeRoot: workspace.storePath)
+        let job = try jobs.load(jobID)
+        let blobs = try LocalStore(root: workspace.storePath, create: false)
+        let entries = job.checkpoints.filter { $0.stdout != nil && (step == nil || $0.step == step) }
+        if let step, entries.isEmpty {
+            throw PipelineError(.unknownStep, "job \(jobID) ran no command for step '\(step)'")
+        }
+        for checkpoint in entries {
+            let stdout = try checkpoint.stdout.flatMap { try blobs.read($0) } ?? []
+            let stderr = try checkpoint.stderr.flatMap { try blobs.read($0) } ?? []
+            if workspaceOptions.json {
+                Output.line(JSON.object([
+                    "schema_id": "pipeline.job_log", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
+                    "step": .string(checkpoint.step ?? ""), "checkpoint": .string(checkpoint.id),
+                    "stdout": .string(String(decoding: stdout, as: UTF8.self)), "stderr": .string(String(decoding: stderr, as: UTF8.self)),
+                ]).canonicalString)
+                continue
+            }
+            Output.line("== \(checkpoint.step ?? "?") (\(checkpoint.id)): \(checkpoint.summary)")
+            if !stdout.isEmpty { Output.raw(1, String(decoding: stdout, as: UTF8.self)) }
+            if !stderr.isEmpty { Output.raw(1, "-- stderr --\n" + String(decoding: stderr, as: UTF8.self)) }
+        }
+    }
+}
+
+struct JobCheckpoints: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "checkpoint", abstract: "A job's checkpoints: list them, or show one.",
+                                                    subcommands: [List.self, Show.self])
+
+    struct List: ParsableCommand {
+        @OptionGroup var workspaceOptions: WorkspaceOptions
+        @Argument(help: "The job id.") var id: String
+
+        func run() throws {
+            let job = try JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath).load(try JobShow.parse(id))
+            for checkpoint in job.checkpoints {
+                if workspaceOptions.json {
+                    Output.line(JSON.object(["schema_id": "pipeline.checkpoint", "schema_version": "1.0.0", "job": .string(job.id.rawValue),
+                                             "checkpoint": checkpoint.json]).canonicalString)
+                } else {
+                    Output.line("\(checkpoint.id)  \(checkpoint.kind.rawValue.padding(15))  \(checkpoint.summary)")
+                }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        @OptionGroup var workspaceOptions: WorkspaceOptions
+        @Argument(help: "The job id.") var id: String
+        @Argument(help: "The checkpoint (cp_N).") var checkpoint: String
+
+        func run() throws {
+            let job = try JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath).load(try JobShow.parse(id))
+            guard let found = job.checkpoints.first(where: { $0.id == checkpoint }) else {
+                throw PipelineError(.invalidInput, "job \(job.id) has no checkpoint \(checkpoint)")
+            }
+            if workspaceOptions.json {
+                Output.line(JSON.object(["schema_id": "pipeline.checkpoint", "schema_version": "1.0.0", "job": .string(job.id.rawValue),
+                                         "checkpoint": found.json]).canonicalString)
+                return
+            }
+            Output.line("\(found.id)  \(found.kind.rawValue)")
+            Output.line("  summary   \(found.summary)")
+            if let step = found.step { Output.line("  step      \(step)") }
+            if let action = found.requiredAction { Output.line("  required  \(action)") }
+            if let approval = job.approvals[found.id] { Output.line("  approved  by \(approval.actor): \(approval.reason)") }
         }
     }
 }

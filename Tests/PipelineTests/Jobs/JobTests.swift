@@ -271,3 +271,22 @@ final class JobDoctorEmptyTests: XCTestCase {
         XCTAssertFalse(FileSystem.exists(store.folder(id)))
     }
 }
+
+final class JobContractTests: XCTestCase {
+    func testFingerprintHashesValuesAndNamesWhatChanged() throws {
+        let before = JobContract.fingerprint(envNames: ["CC", "TOKEN"], values: ["CC": "gcc", "TOKEN": "s3cret"])
+        XCTAssertNotNil(before["os"])
+        XCTAssertNotNil(before["arch"])
+        XCTAssertNotNil(before["pipeline"])
+        XCTAssertFalse(before.values.contains { $0.contains("s3cret") || $0.contains("gcc") }, "only hashes are kept")
+        let contract = JobContract(pipelinefile: "Pipelinefile.yaml", pipelinefileDigest: .empty, targets: ["app"], environment: before)
+        XCTAssertEqual(contract.environmentChanges(comparedTo: before), [])
+        let after = JobContract.fingerprint(envNames: ["CC", "TOKEN"], values: ["CC": "clang", "TOKEN": "s3cret"])
+        XCTAssertEqual(contract.environmentChanges(comparedTo: after), ["env:CC"])
+        let unset = JobContract.fingerprint(envNames: ["CC", "TOKEN"], values: ["CC": "gcc"])
+        XCTAssertEqual(contract.environmentChanges(comparedTo: unset), ["env:TOKEN"])
+        let more = JobContract.fingerprint(envNames: ["CC", "TOKEN", "NEW"], values: ["CC": "gcc", "TOKEN": "s3cret"])
+        XCTAssertEqual(contract.environmentChanges(comparedTo: more), ["env:NEW"])
+        XCTAssertEqual(try JobContract(json: contract.json), contract)
+    }
+}
