@@ -54,7 +54,7 @@ public struct JobDoctor {
         var replayed = JobSnapshot(id: id, createdAt: events.first?.time ?? "")
         for event in events {
             do {
-                replayed = try replayed.applying(event)
+                try replayed.apply(event)
             } catch {
                 findings.append(Finding(code: "invalid_history", message: "event \(event.sequence): \(error)", repaired: false))
                 return findings

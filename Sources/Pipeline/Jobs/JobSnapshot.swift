@@ -35,38 +35,43 @@ public struct JobSnapshot: Sendable, Equatable {
     /// The snapshot after one more event. Throws when the event does not follow (a gap in
     /// sequence numbers, or a change the transition table refuses).
     public func applying(_ event: JobEvent) throws -> JobSnapshot {
+        var next = self
+        try next.apply(event)
+        return next
+    }
+
+    /// Applies one more event in place (replaying a long log stays linear).
+    public mutating func apply(_ event: JobEvent) throws {
         guard event.sequence == revision + 1 else {
             throw PipelineError(.jobCorrupt, "job \(id): event \(event.sequence) follows revision \(revision)",
                                 hint: "run `pipeline job doctor \(id)`")
         }
-        var next = self
-        next.revision = event.sequence
-        next.updatedAt = event.time
         switch event.type {
         case .created:
-            next.createdAt = event.time
-            next.targets = event.payload["targets"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            createdAt = event.time
+            targets = event.payload["targets"]?.arrayValue?.compactMap(\.stringValue) ?? []
         case .status:
             guard let to = event.payload["to"]?.stringValue.flatMap(JobStatus.init(rawValue:)) else {
                 throw PipelineError(.jobCorrupt, "job \(id): status event \(event.sequence) has no valid 'to'")
             }
             try status.checkChange(to: to, job: id)
-            next.status = to
+            status = to
         case .checkpoint:
             let checkpoint = try Checkpoint(json: event.payload["checkpoint"] ?? .null)
             if status.isTerminal {
                 throw PipelineError(.invalidTransition, "job \(id) is \(status.rawValue): no checkpoint can reopen it")
             }
-            next.checkpoints.append(checkpoint)
+            checkpoints.append(checkpoint)
         case .approval:
             guard let checkpoint = event.payload["checkpoint"]?.stringValue, let actor = event.payload["actor"]?.stringValue,
                   let reason = event.payload["reason"]?.stringValue
             else { throw PipelineError(.jobCorrupt, "job \(id): approval event \(event.sequence) is incomplete") }
-            next.approvals[checkpoint] = Approval(actor: actor, reason: reason)
+            approvals[checkpoint] = Approval(actor: actor, reason: reason)
         case .amendment:
-            next.epoch += 1
+            epoch += 1
         }
-        return next
+        revision = event.sequence
+        updatedAt = event.time
     }
 
     /// `decision-needed` checkpoints not approved yet, oldest first.

@@ -46,7 +46,7 @@ public final class JobStore {
             throw PipelineError(.jobCorrupt, "job \(id): its snapshot (revision \(snapshot.revision)) is ahead of its log (\(events.count) events)",
                                 path: folder(id), hint: "run `pipeline job doctor \(id)`")
         }
-        for event in events.dropFirst(snapshot.revision) { snapshot = try snapshot.applying(event) }
+        for event in events.dropFirst(snapshot.revision) { try snapshot.apply(event) }
         return snapshot
     }
 
@@ -65,7 +65,7 @@ public final class JobStore {
         defer { withExtendedLifetime(lock) {} }
         let log = try readLog(id)
         var current = try readSnapshot(id) ?? JobSnapshot(id: id, createdAt: JobStore.timestamp())
-        for event in log.events.dropFirst(current.revision) { current = try current.applying(event) }
+        for event in log.events.dropFirst(current.revision) { try current.apply(event) }
         let event = JobEvent(sequence: current.revision + 1, time: JobStore.timestamp(), type: type, actor: actor, payload: try payload(current))
         let next = try current.applying(event)
 
@@ -313,6 +313,7 @@ public final class JobSession {
     private var lock: JobLock?
     private let fd: Int32
     private var closed = false
+    private var broken = false
     public private(set) var state: JobSnapshot
 
     init(store: JobStore, id: JobID) throws {
@@ -321,7 +322,7 @@ public final class JobSession {
         lock = try JobLock(path: store.folder(id) + "/lock")
         let log = try store.readLog(id)
         var current = try store.readSnapshot(id) ?? JobSnapshot(id: id, createdAt: JobStore.timestamp())
-        for event in log.events.dropFirst(current.revision) { current = try current.applying(event) }
+        for event in log.events.dropFirst(current.revision) { try current.apply(event) }
         state = current
         let path = store.folder(id) + "/events.jsonl"
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
@@ -335,23 +336,30 @@ public final class JobSession {
     /// Records a checkpoint with the next id.
     public func checkpoint(_ kind: Checkpoint.Kind, summary: String, step: String?, logs: (stdout: Digest, stderr: Digest)? = nil,
                            actor: String) throws {
-        guard !closed else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
+        guard !closed, !broken else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
         var checkpoint = try Checkpoint(id: Checkpoint.id(number: state.checkpoints.count + 1), kind: kind, summary: summary, step: step,
                                         createdAt: pl_wall_ns())
         checkpoint.stdout = logs?.stdout
         checkpoint.stderr = logs?.stderr
         let event = JobEvent(sequence: state.revision + 1, time: JobStore.timestamp(), type: .checkpoint, actor: actor,
                              payload: ["checkpoint": checkpoint.json])
-        let next = try state.applying(event)
-        try FileSystem.writeAll(fd, event.line, path: store.folder(id) + "/events.jsonl")
-        state = next
+        try state.apply(event)  // in place: no copy of the checkpoint list per step
+        do {
+            try FileSystem.writeAll(fd, event.line, path: store.folder(id) + "/events.jsonl")
+        } catch {
+            // The state is now ahead of the log: never write it as the snapshot.
+            broken = true
+            throw error
+        }
     }
 
     /// Writes the snapshot and gives the job back to other writers.
     public func close() {
         guard !closed else { return }
         closed = true
-        try? Materializer.writeAtomically(state.json.canonicalBytes + [0x0A], to: store.folder(id) + "/state.json", durable: false)
+        if !broken {
+            try? Materializer.writeAtomically(state.json.canonicalBytes + [0x0A], to: store.folder(id) + "/state.json", durable: false)
+        }
         Glibc.close(fd)
         lock = nil
     }

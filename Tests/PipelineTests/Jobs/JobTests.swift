@@ -290,3 +290,21 @@ final class JobContractTests: XCTestCase {
         XCTAssertEqual(try JobContract(json: contract.json), contract)
     }
 }
+
+final class JobSessionTests: XCTestCase {
+    func testASessionAppendsInOrderAndLeavesASnapshot() throws {
+        let ws = TestWorkspace()
+        let store = JobStore(storeRoot: ws.path(".pipeline"))
+        let job = try store.create(targets: [], actor: "a")
+        try store.transition(job.id, to: .running, actor: "a")
+        let session = try store.session(job.id)
+        for n in 1...3000 { try session.checkpoint(.progress, summary: "step \(n)", step: "s\(n)", actor: "a") }
+        session.close()
+        let loaded = try store.load(job.id)
+        XCTAssertEqual(loaded.checkpoints.count, 3000)
+        XCTAssertEqual(loaded.checkpoints.last?.id, "cp_3000")
+        XCTAssertEqual(loaded.revision, 3002)
+        XCTAssertEqual(JobDoctor(store: store).examine(job.id, repair: false).map(\.code), ["contract_unreadable"])
+        XCTAssertEqual(try store.transition(job.id, to: .completed, actor: "a").revision, 3003, "the lock is free again")
+    }
+}
