@@ -304,7 +304,7 @@ final class JobSessionTests: XCTestCase {
         XCTAssertEqual(loaded.checkpoints.count, 3000)
         XCTAssertEqual(loaded.checkpoints.last?.id, "cp_3000")
         XCTAssertEqual(loaded.revision, 3002)
-        XCTAssertEqual(JobDoctor(store: store).examine(job.id, repair: false).map(\.code), ["contract_unreadable"])
+        XCTAssertEqual(JobDoctor(store: store).examine(job.id, repair: false).map(\.code), ["contract_unreadable", "abandoned"], "no snapshot drift")
         XCTAssertEqual(try store.transition(job.id, to: .completed, actor: "a").revision, 3003, "the lock is free again")
     }
 }
