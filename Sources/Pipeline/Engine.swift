@@ -134,29 +134,45 @@ public final class Engine {
         do {
             let store = try openStore()
             let state = try store.workspaceState(for: workspace.root)
-            var report = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store, job: job,
-                                   contract: contract)
+            let (built, session) = try build(targets: targets, options: options, wait: wait, executor: executor, state: state, store: store,
+                                             job: job, contract: contract)
+            var report = built
             guard let (id, jobs) = job else { return report }
             report.job = id
+            // How the run ended goes through the open session when there is one (no re-read of
+            // a long log); the last event is flushed.
+            func checkpoint(_ kind: Checkpoint.Kind, _ summary: String, requiredAction: String? = nil, step: String? = nil) throws {
+                if let session {
+                    try session.checkpoint(kind, summary: summary, requiredAction: requiredAction, step: step, actor: actor)
+                } else {
+                    try jobs.checkpoint(id, kind: kind, summary: summary, requiredAction: requiredAction, step: step, actor: actor, durable: false)
+                }
+            }
+            func end(_ status: JobStatus, _ reason: String?) throws {
+                if let session {
+                    try session.transition(to: status, reason: reason, actor: actor, durable: true)
+                    session.close()
+                } else {
+                    try jobs.transition(id, to: status, actor: actor, reason: reason)
+                }
+            }
+            defer { session?.close() }
             if report.failure == .approvalRequired {
                 for gate in report.summary.awaitingApproval {
                     let request = ApprovalGate.request(for: gate)
-                    try jobs.checkpoint(id, kind: .decisionNeeded, summary: request.summary, requiredAction: request.requiredAction,
-                                        step: gate.name, actor: actor, durable: false)
+                    try checkpoint(.decisionNeeded, request.summary, requiredAction: request.requiredAction, step: gate.name)
                 }
-                try jobs.transition(id, to: .decisionNeeded, actor: actor, reason: "waiting for approval")
+                try end(.decisionNeeded, "waiting for approval")
                 return report
             }
             if report.summary.paused && report.failure == nil {
-                try jobs.checkpoint(id, kind: .progress, summary: "paused: " + Engine.summaryText(report.summary), actor: actor, durable: false)
-                try jobs.transition(id, to: .paused, actor: actor, reason: "paused on request")
+                try checkpoint(.progress, "paused: " + Engine.summaryText(report.summary))
+                try end(.paused, "paused on request")
                 return report
             }
             let status: JobStatus = report.summary.interrupted ? .canceled : (report.failure == nil ? .completed : .failed)
-            if status == .completed {
-                try jobs.checkpoint(id, kind: .completed, summary: Engine.summaryText(report.summary), actor: actor, durable: false)
-            }
-            try jobs.transition(id, to: status, actor: actor, reason: report.failure.map { "run ended: \($0.rawValue)" })
+            if status == .completed { try checkpoint(.completed, Engine.summaryText(report.summary)) }
+            try end(status, report.failure.map { "run ended: \($0.rawValue)" })
             return report
         } catch {
             if let (id, jobs) = job, let current = (try? jobs.load(id))?.status, current == .queued || current == .running {
@@ -186,7 +202,7 @@ public final class Engine {
     }
 
     private func build(targets: [String], options: RunOptions, wait: Bool, executor: Executor, state: String, store: LocalStore,
-                       job: (id: JobID, store: JobStore)?, contract: ContractPolicy) throws -> BuildReport {
+                       job: (id: JobID, store: JobStore)?, contract: ContractPolicy) throws -> (BuildReport, JobSession?) {
         let lock: WorkspaceLock? = options.dryRun ? nil : try WorkspaceLock(
             path: state + "/lock", wait: wait,
             waiting: { [events] holder in events.emit(.waitingForLock(holder: holder)) },
@@ -210,7 +226,7 @@ public final class Engine {
                 }
                 try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(answer.steps), actor: actor, durable: false)
             }
-            return reportNoop(steps: answer.steps, upToDate: answer.upToDate)
+            return (reportNoop(steps: answer.steps, upToDate: answer.upToDate), nil)
         }
 
         // The workspace state loads on the second core while this one reads the plan.
@@ -227,34 +243,39 @@ public final class Engine {
             throw PipelineError(.unknownStep, "--force names unknown step '\(name)'\(Suggestion.hint(for: name, in: graph.names))")
         }
         let selected = try selection(targets, file: file, graph: graph)
-        if let job {
-            // A refused contract leaves the job as it was: it only starts running once accepted.
-            try settle(contract, job: job, file: file, graph: graph, selected: selected, targets: targets)
-            try job.store.transition(job.id, to: .running, actor: actor, durable: false)
+        // A refused contract leaves the job as it was: it only starts running once accepted.
+        if let job { try settle(contract, job: job, file: file, graph: graph, selected: selected, targets: targets) }
+        // From here on the job's log is written through one open session.
+        let session = try job.map { try $0.store.session($0.id) }
+        do {
+            try session?.transition(to: .running, reason: nil, actor: actor, durable: false)
+            try session?.checkpoint(.plan, summary: Engine.planSummary(selected.map { graph.steps[$0].name }), step: nil, actor: actor)
+            return (try run(selected: selected, file: file, graph: graph, records: records, statCache: statCache, store: store, state: state,
+                            targets: targets, options: options, executor: executor, session: session, timings: (start, planLoaded, stateLoaded)),
+                    session)
+        } catch {
+            session?.close()
+            throw error
         }
-        if let job {
-            try job.store.checkpoint(job.id, kind: .plan, summary: Engine.planSummary(selected.map { graph.steps[$0].name }), actor: actor,
-                                     durable: false)
-        }
+    }
+
+    private func run(selected: [Int], file: Pipelinefile, graph: Graph, records: StepRecords, statCache: StatCache, store: LocalStore,
+                     state: String, targets: [String], options: RunOptions, executor: Executor, session: JobSession?,
+                     timings: (start: UInt64, planLoaded: UInt64, stateLoaded: UInt64)) throws -> BuildReport {
+        let (start, planLoaded, stateLoaded) = timings
+        let noopPath = state + "/noop"
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)
         if records.wasDamaged {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }
-        // Progress checkpoints go through one open session of the job's log.
-        let session = try job.map { try $0.store.session($0.id) }
+        // Progress checkpoints go through the job's open session.
         let recorder = session.map { JobRecorder(next: events, session: $0, actor: actor) }
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder ?? events)
         let scheduled = pl_monotonic_ns()
         let summary: RunSummary
-        do {
-            summary = try scheduler.run(selected, options: options)
-            session?.close()
-        } catch {
-            session?.close()
-            throw error
-        }
+        summary = try scheduler.run(selected, options: options)
         if let failure = recorder?.failure {
             events.emit(.warning("the job's progress could not be recorded: \(failure)"))
         }

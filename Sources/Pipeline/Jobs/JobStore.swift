@@ -334,18 +334,30 @@ public final class JobSession {
     }
 
     /// Records a checkpoint with the next id.
-    public func checkpoint(_ kind: Checkpoint.Kind, summary: String, step: String?, logs: (stdout: Digest, stderr: Digest)? = nil,
-                           actor: String) throws {
-        guard !closed, !broken else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
-        var checkpoint = try Checkpoint(id: Checkpoint.id(number: state.checkpoints.count + 1), kind: kind, summary: summary, step: step,
-                                        createdAt: pl_wall_ns())
+    public func checkpoint(_ kind: Checkpoint.Kind, summary: String, requiredAction: String? = nil, step: String?,
+                           logs: (stdout: Digest, stderr: Digest)? = nil, actor: String, durable: Bool = false) throws {
+        var checkpoint = try Checkpoint(id: Checkpoint.id(number: state.checkpoints.count + 1), kind: kind, summary: summary,
+                                        requiredAction: requiredAction, step: step, createdAt: pl_wall_ns())
         checkpoint.stdout = logs?.stdout
         checkpoint.stderr = logs?.stderr
-        let event = JobEvent(sequence: state.revision + 1, time: JobStore.timestamp(), type: .checkpoint, actor: actor,
-                             payload: ["checkpoint": checkpoint.json])
+        try append(.checkpoint, payload: ["checkpoint": checkpoint.json], actor: actor, durable: durable)
+    }
+
+    /// Changes the job's status, refusing what the transition table refuses.
+    public func transition(to status: JobStatus, reason: String?, actor: String, durable: Bool) throws {
+        try state.status.checkChange(to: status, job: id)
+        var payload: [String: JSON] = ["to": .string(status.rawValue)]
+        if let reason { payload["reason"] = .string(reason) }
+        try append(.status, payload: .object(payload), actor: actor, durable: durable)
+    }
+
+    private func append(_ type: JobEvent.Kind, payload: JSON, actor: String, durable: Bool) throws {
+        guard !closed, !broken else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
+        let event = JobEvent(sequence: state.revision + 1, time: JobStore.timestamp(), type: type, actor: actor, payload: payload)
         try state.apply(event)  // in place: no copy of the checkpoint list per step
         do {
             try FileSystem.writeAll(fd, event.line, path: store.folder(id) + "/events.jsonl")
+            if durable && fsync(fd) != 0 { throw FileSystem.ioError("cannot flush", store.folder(id) + "/events.jsonl") }
         } catch {
             // The state is now ahead of the log: never write it as the snapshot.
             broken = true
