@@ -264,6 +264,7 @@ public final class Engine {
                      timings: (start: UInt64, planLoaded: UInt64, stateLoaded: UInt64)) throws -> BuildReport {
         let (start, planLoaded, stateLoaded) = timings
         let noopPath = state + "/noop"
+        if !options.dryRun { removeStaleTemporaries(selected: selected, graph: graph) }
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)
@@ -295,6 +296,29 @@ public final class Engine {
             : (summary.succeeded || (summary.paused && summary.failed.isEmpty) ? nil : scheduler.failureCode ?? .stepFailed)
         retained.append(contentsOf: [rebuilder, scheduler] as [AnyObject])
         return BuildReport(summary: summary, failure: failure)
+    }
+
+    /// A run killed while writing outputs can leave `.NAME.tmp-PID-N` beside them (the old
+    /// file is intact). Holding the workspace lock, no other run is writing here, so every
+    /// such file beside a selected step's output is stale: remove it.
+    private func removeStaleTemporaries(selected: [Int], graph: Graph) {
+        var byFolder: [String: Set<String>] = [:]
+        for i in selected {
+            for output in graph.steps[i].outputs {
+                byFolder[Path.directory(of: output), default: []].insert(Path.lastComponent(output))
+            }
+        }
+        for (folder, names) in byFolder {
+            let path = folder == "." ? workspace.root : workspace.root + "/" + folder
+            for entry in FileSystem.list(path) ?? [] where entry.name.hasPrefix(".") && entry.name.contains(".tmp-") {
+                guard let range = entry.name.ranges(of: ".tmp-").last else { continue }
+                let base = String(entry.name[entry.name.index(after: entry.name.startIndex)..<range.lowerBound])
+                let suffix = entry.name[range.upperBound...]
+                let parts = suffix.split(separator: "-")
+                guard names.contains(base), parts.count == 2, parts.allSatisfy({ $0.allSatisfy(\.isNumber) }) else { continue }
+                try? FileSystem.remove(path + "/" + entry.name)
+            }
+        }
     }
 
     /// The declared environment names of the selected steps.

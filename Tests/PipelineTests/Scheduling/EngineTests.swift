@@ -198,3 +198,24 @@ final class EngineFolderTests: XCTestCase {
         XCTAssertEqual(summary.outcomes.first { $0.step == "a" }?.reason, .inputChanged("shared.txt"))
     }
 }
+
+final class EngineTemporaryTests: XCTestCase {
+    /// What a run killed mid-write leaves beside an output is removed by the next run.
+    func testStaleTemporariesBesideOutputsAreRemoved() throws {
+        let text = "pipeline: 1\nsteps:\n  a: { run: a, outputs: [out/a.txt] }\n"
+        let ws = TestWorkspace()
+        ws.write("Pipelinefile.yaml", text)
+        ws.write("out/.a.txt.tmp-12345-678", "half")
+        ws.write("out/.other.tmp-12345-678", "not ours")
+        ws.write("out/.a.txt.tmp-notes", "not ours either")
+        let executor = FakeExecutor(workspace: ws, graph: try Graph(try parse(text)))
+        executor.behaviours["a"] = { ws in ws.write("out/a.txt", "a"); return 0 }
+        let workspace = Workspace(root: ws.root, pipelinefile: ws.path("Pipelinefile.yaml"), displayPath: "Pipelinefile.yaml",
+                                  storePath: ws.path(".pipeline"))
+        _ = try Engine(workspace: workspace, environment: [:], events: EventLog()).build(targets: [], options: RunOptions(jobs: 1),
+                                                                                           executor: executor)
+        XCTAssertFalse(ws.exists("out/.a.txt.tmp-12345-678"))
+        XCTAssertTrue(ws.exists("out/.other.tmp-12345-678"))
+        XCTAssertTrue(ws.exists("out/.a.txt.tmp-notes"))
+    }
+}
