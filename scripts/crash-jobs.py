@@ -28,21 +28,24 @@ BIN = os.environ.get("PIPELINE_BIN", str(ROOT / ".build" / "debug" / "pipeline")
 TRIALS = int(os.environ.get("CRASH_TRIALS", "30"))
 SEED = int(os.environ.get("CRASH_SEED", str(int(time.time()))))
 
+# Every sleep carries this campaign's token, so its orphans can be killed without touching
+# anything else on the machine.
+TOKEN = "".join(random.Random().choice("123456789") for _ in range(6))
 PIPELINEFILE = """pipeline: 1
 steps:
   gen:
-    run: mkdir -p out && seq 1 2000 > out/numbers && sleep 0.05
+    run: mkdir -p out && seq 1 2000 > out/numbers && sleep 0.05""" + TOKEN + """
     outputs: [out/numbers]
 """
 for i in range(6):
     PIPELINEFILE += f"""  part{i}:
     needs: [gen]
-    run: awk 'NR % 6 == {i}' out/numbers > out/part{i} && sleep 0.0{i + 2}
+    run: awk 'NR % 6 == {i}' out/numbers > out/part{i} && sleep 0.0{i + 2}{TOKEN}
     outputs: [out/part{i}]
 """
 PIPELINEFILE += """  join:
     needs: [part0, part1, part2, part3, part4, part5]
-    run: cat out/part0 out/part1 out/part2 out/part3 out/part4 out/part5 | sort -n > out/all && sleep 0.05
+    run: cat out/part0 out/part1 out/part2 out/part3 out/part4 out/part5 | sort -n > out/all && sleep 0.05""" + TOKEN + """
     outputs: [out/all]
   sum:
     needs: [join]
@@ -85,7 +88,7 @@ def trial(base: Path, n: int, rng: random.Random, reference: dict) -> str | None
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    subprocess.run(["pkill", "-KILL", "-f", "sleep 0.0"], capture_output=True)  # orphans of the killed run
+    subprocess.run(["pkill", "-KILL", "-f", f"sleep 0.0[0-9]*{TOKEN}"], capture_output=True)  # orphans of the killed run
 
     # A kill may leave only what a read reconciles or --repair fixes from the log; anything
     # else (a corrupt line mid-log, an impossible history, a missing contract) is a failure.
