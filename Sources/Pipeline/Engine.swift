@@ -268,6 +268,7 @@ public final class Engine {
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)
+        if !options.dryRun { rebuilder.writer = try StoreWriter(storeRoot: workspace.storePath) }
         if records.wasDamaged {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }
@@ -277,6 +278,9 @@ public final class Engine {
         let scheduled = pl_monotonic_ns()
         let summary: RunSummary
         summary = try scheduler.run(selected, options: options)
+        for failure in rebuilder.writer?.finish() ?? [] {
+            events.emit(.warning("a result could not be stored in the cache (it will run again next time): \(failure)"))
+        }
         if let failure = recorder?.failure {
             events.emit(.warning("the job's progress could not be recorded: \(failure)"))
         }

@@ -175,6 +175,24 @@ public final class Rebuilder {
 
     // MARK: Restoring and storing
 
+    /// Stores finished steps' outputs on another thread, when set.
+    public var writer: StoreWriter?
+    /// Output bytes collected for the writer since the last `takePendingBlobs()`.
+    private var pendingBlobs: [(bytes: [UInt8], digest: Digest)] = []
+
+    public func takePendingBlobs() -> [(bytes: [UInt8], digest: Digest)] {
+        defer { pendingBlobs = [] }
+        return pendingBlobs
+    }
+
+    static func xxh(_ bytes: [UInt8]) -> XXH128 {
+        let hasher = XXH128Hasher()
+        bytes.withUnsafeBytes { raw in
+            if let base = raw.baseAddress { hasher.update(base, count: raw.count) }
+        }
+        return hasher.finish()
+    }
+
     /// Restores staged but not yet in place; `flushRestores` puts them there.
     private lazy var pendingRestores = MaterializeBatch(materializer: materializer)
 
@@ -240,8 +258,15 @@ public final class Rebuilder {
             let target = readLink(path) ?? ""
             return OutputFile(path: relative, digest: SHA256.hash(target), size: UInt64(target.utf8.count), mode: 0o777, linkTarget: target)
         }
-        // Reuse a fresh stat-cache entry (a rerun that wrote identical bytes costs one pass).
-        let fingerprint = try store.put(fileAt: path)
+        let fingerprint: FileFingerprint
+        if writer != nil, st.size <= 1 << 20 {
+            // Hash here; the writer thread stores the bytes (see `pendingBlobs`).
+            let bytes = try FileSystem.readFile(path)
+            fingerprint = FileFingerprint(sha256: SHA256.hash(bytes), xxh128: Rebuilder.xxh(bytes), size: UInt64(bytes.count))
+            pendingBlobs.append((bytes, fingerprint.sha256))
+        } else {
+            fingerprint = try store.put(fileAt: path)
+        }
         statCache.record(key: relative, stat: st, fingerprint: fingerprint)
         return OutputFile(path: relative, digest: fingerprint.sha256, size: fingerprint.size, mode: st.mode)
     }

@@ -290,10 +290,23 @@ public final class Scheduler {
         run.logs.stdout.reset()
         run.logs.stderr.reset()
         freeLogs.append(run.logs)
-        let stdout = stdoutBytes.isEmpty ? Digest.empty : (try? rebuilder.store.put(bytes: stdoutBytes)) ?? .empty
-        let stderr = stderrBytes.isEmpty ? Digest.empty : (try? rebuilder.store.put(bytes: stderrBytes)) ?? .empty
+        var logBlobs: [(bytes: [UInt8], digest: Digest)] = []
+        func logDigest(_ bytes: [UInt8]) -> Digest {
+            if bytes.isEmpty { return .empty }
+            guard rebuilder.writer != nil else { return (try? rebuilder.store.put(bytes: bytes)) ?? .empty }
+            let digest = SHA256.hash(bytes)
+            logBlobs.append((bytes, digest))
+            return digest
+        }
+        let stdout = logDigest(stdoutBytes)
+        let stderr = logDigest(stderrBytes)
+        defer {
+            // Whatever this step leaves for the writer (logs; on success, outputs and result).
+            if let writer = rebuilder.writer, !logBlobs.isEmpty { writer.save(blobs: logBlobs, result: nil, key: nil) }
+        }
         func failed(_ message: String, exitCode: Int32?, code: PipelineError.Code) -> StepOutcome {
             failureCodes.append(code)
+            _ = rebuilder.takePendingBlobs()  // outputs of a failed step are never stored
             rebuilder.discardOutputs(of: step, unchangedSince: run.before)
             let result = ActionResult(files: [], exitCode: exitCode ?? -1, stdout: stdout, stderr: stderr, durationNanos: completion.durationNanos)
             rebuilder.record(step, key: run.key, status: .failed, reason: run.reason.description, description: run.description, result: result)
@@ -329,7 +342,12 @@ public final class Scheduler {
             let outputs = try rebuilder.collectOutputs(of: step)
             let result = ActionResult(files: outputs.files, directories: outputs.directories, exitCode: 0, stdout: stdout, stderr: stderr,
                                       durationNanos: completion.durationNanos)
-            if step.cache { try rebuilder.store.store(result, for: run.key) }
+            if let writer = rebuilder.writer {
+                writer.save(blobs: logBlobs + rebuilder.takePendingBlobs(), result: step.cache ? result : nil, key: run.key)
+                logBlobs = []
+            } else if step.cache {
+                try rebuilder.store.store(result, for: run.key)
+            }
             rebuilder.record(step, key: run.key, status: .ran, reason: run.reason.description, description: run.description, result: result)
             publish(run.step, result)
             var outcome = StepOutcome(step: step.name, status: .ran, reason: run.reason, durationNanos: completion.durationNanos, exitCode: 0,

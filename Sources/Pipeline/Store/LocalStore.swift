@@ -16,10 +16,13 @@ public final class LocalStore: BlobStore, ActionCache {
     private let hasher = FileHasher()
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
     private var tempCounter = 0
+    /// Tells this instance's temp files from another's in the same process.
+    private let tempTag: String
 
     /// Opens (creating when absent) a store, checking its format version.
-    public init(root: String, create: Bool = true) throws {
+    public init(root: String, create: Bool = true, tempTag: String = "") throws {
         self.root = root
+        self.tempTag = tempTag
         let formatPath = root + "/format"
         if let text = try? FileSystem.readText(formatPath) {
             let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
@@ -57,7 +60,7 @@ public final class LocalStore: BlobStore, ActionCache {
     /// A fresh temporary path inside the store (same filesystem as the store's entries).
     public func temporaryPath() -> String {
         tempCounter += 1
-        return "\(root)/tmp/\(getpid())-\(tempCounter)"
+        return "\(root)/tmp/\(getpid())-\(tempTag)\(tempCounter)"
     }
 
     /// The state folder of one workspace (its root path's digest names it).
@@ -130,7 +133,9 @@ public final class LocalStore: BlobStore, ActionCache {
         try put(bytes: bytes, digest: SHA256.hash(bytes))
     }
 
-    private func put(bytes: [UInt8], digest: Digest) throws -> Digest {
+    /// Stores bytes already hashed by the caller.
+    @discardableResult
+    public func put(bytes: [UInt8], digest: Digest) throws -> Digest {
         if contains(digest) { return digest }
         try commit(temp: try writeTemporary(bytes, mode: 0o444), as: digest)
         return digest
