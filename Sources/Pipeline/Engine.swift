@@ -78,8 +78,12 @@ public final class Engine {
         case verify(amend: String?, allowEnvMismatch: String?)
     }
 
-    /// Who a run's job is recorded for: `PIPELINE_ACTOR`, else the user, else "pipeline".
-    var actor: String { environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline" }
+    /// Who job events are recorded for: `PIPELINE_ACTOR`, else the user, else "pipeline".
+    public static func actor(in environment: [String: String]) -> String {
+        environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline"
+    }
+
+    var actor: String { Engine.actor(in: environment) }
 
     public func build(targets: [String], options: RunOptions, wait: Bool = true, envRules: [String] = [],
                       executor: Executor) throws -> BuildReport {

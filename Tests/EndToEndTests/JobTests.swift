@@ -278,6 +278,14 @@ final class JobContractTests: XCTestCase {
         XCTAssertEqual(status(f, id)?["status"] as? String, "completed")
     }
 
+    func testABadEnvRuleIsInvalidInput() throws {
+        let f = try Fixture(self)
+        gatedPipeline(f, build: "v1")
+        let bad = f.run(["run", "--env-rule", "CC"])
+        assertExit(bad, 6)
+        assertContains(bad.stderr, "--env-rule takes env:NAME, not 'CC'")
+    }
+
     func testAMissingContractIsAClearError() throws {
         let f = try Fixture(self)
         gatedPipeline(f, build: "v1")

@@ -5,6 +5,25 @@ public struct FileFingerprint: Sendable, Equatable {
     public var sha256: Digest
     public var xxh128: XXH128
     public var size: UInt64
+
+    public init(sha256: Digest, xxh128: XXH128, size: UInt64) {
+        self.sha256 = sha256
+        self.xxh128 = xxh128
+        self.size = size
+    }
+
+    /// Both hashes of bytes already in memory.
+    public init(bytes: [UInt8]) {
+        let sha = SHA256()
+        let xxh = XXH128Hasher()
+        bytes.withUnsafeBytes { raw in
+            if let base = raw.baseAddress {
+                sha.update(base, count: raw.count)
+                xxh.update(base, count: raw.count)
+            }
+        }
+        self.init(sha256: sha.finish(), xxh128: xxh.finish(), size: UInt64(bytes.count))
+    }
 }
 
 /// Reads files in 1 MiB chunks and hashes them; reuses its buffer and contexts.

@@ -185,14 +185,6 @@ public final class Rebuilder {
         return pendingBlobs
     }
 
-    static func xxh(_ bytes: [UInt8]) -> XXH128 {
-        let hasher = XXH128Hasher()
-        bytes.withUnsafeBytes { raw in
-            if let base = raw.baseAddress { hasher.update(base, count: raw.count) }
-        }
-        return hasher.finish()
-    }
-
     /// Restores staged but not yet in place; `flushRestores` puts them there.
     private lazy var pendingRestores = MaterializeBatch(materializer: materializer)
 
@@ -262,7 +254,7 @@ public final class Rebuilder {
         if writer != nil, st.size <= 1 << 20 {
             // Hash here; the writer thread stores the bytes (see `pendingBlobs`).
             let bytes = try FileSystem.readFile(path)
-            fingerprint = FileFingerprint(sha256: SHA256.hash(bytes), xxh128: Rebuilder.xxh(bytes), size: UInt64(bytes.count))
+            fingerprint = FileFingerprint(bytes: bytes)
             pendingBlobs.append((bytes, fingerprint.sha256))
         } else {
             fingerprint = try store.put(fileAt: path)

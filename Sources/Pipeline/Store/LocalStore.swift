@@ -89,18 +89,7 @@ public final class LocalStore: BlobStore, ActionCache {
         var st = Glibc.stat()
         if fstat(source, &st) == 0, st.st_size <= 1 << 20 {
             let bytes = try FileSystem.read(source, path: path)
-            let sha = SHA256()
-            let xxh = XXH128Hasher()
-            bytes.withUnsafeBytes { raw in
-                if let base = raw.baseAddress {
-                    sha.update(base, count: raw.count)
-                    xxh.update(base, count: raw.count)
-                } else {
-                    var empty: UInt8 = 0
-                    xxh.update(&empty, count: 0)
-                }
-            }
-            let fingerprint = FileFingerprint(sha256: sha.finish(), xxh128: xxh.finish(), size: UInt64(bytes.count))
+            let fingerprint = FileFingerprint(bytes: bytes)
             if !contains(fingerprint.sha256) { _ = try put(bytes: bytes, digest: fingerprint.sha256) }
             return fingerprint
         }

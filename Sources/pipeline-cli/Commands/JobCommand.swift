@@ -8,6 +8,20 @@ struct JobCommand: ParsableCommand {
                       JobPause.self, JobCancel.self, JobDoctorCommand.self])
 }
 
+/// What every command about one job takes: where the store is, and the job's id.
+struct JobArguments: ParsableArguments {
+    @OptionGroup var workspaceOptions: WorkspaceOptions
+
+    @Argument(help: "The job id (as `pipeline run` printed it).")
+    var id: String
+
+    var json: Bool { workspaceOptions.json }
+
+    func jobID() throws -> JobID { try JobShow.parse(id) }
+
+    func store() throws -> JobStore { JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath) }
+}
+
 struct JobList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Every job, oldest first.")
 
@@ -41,16 +55,13 @@ struct JobShow: ParsableCommand {
 
     static let configuration = CommandConfiguration(commandName: "show", abstract: "A job's status and checkpoints.", aliases: ["status"])
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
-
-    @Argument(help: "The job id (as `pipeline run` printed it).")
-    var id: String
+    @OptionGroup var job: JobArguments
 
     func run() throws {
-        let jobID = try JobShow.parse(id)
-        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
+        let jobID = try job.jobID()
+        let store = try job.store()
         let job = try store.load(jobID)
-        if workspaceOptions.json {
+        if self.job.json {
             var document = job.json.objectValue ?? [:]
             document["live"] = .bool(store.isLive(jobID))
             Output.line(JSON.object(document).canonicalString)
@@ -77,10 +88,7 @@ extension String {
 struct JobApprove: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "approve", abstract: "Approve what a job waits for (actor and reason required).")
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
-
-    @Argument(help: "The job id.")
-    var id: String
+    @OptionGroup var job: JobArguments
 
     @Option(help: "Which decision-needed checkpoint (cp_N), when several wait.")
     var checkpoint: String?
@@ -92,12 +100,11 @@ struct JobApprove: ParsableCommand {
     var reason: String
 
     func run() throws {
-        let jobID = try JobShow.parse(id)
-        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
-        let job = try store.approve(jobID, checkpoint: checkpoint, actor: actor, reason: reason)
-        let pending = job.pendingDecisions.map(\.id)
-        if workspaceOptions.json {
-            Output.line(job.json.canonicalString)
+        let jobID = try job.jobID()
+        let approved = try job.store().approve(jobID, checkpoint: checkpoint, actor: actor, reason: reason)
+        let pending = approved.pendingDecisions.map(\.id)
+        if job.json {
+            Output.line(approved.json.canonicalString)
         } else {
             Output.line("approved by \(actor); " + (pending.isEmpty ? "resume with: pipeline job resume \(jobID)" : "still waiting: \(pending.joined(separator: ", "))"))
         }
@@ -107,10 +114,7 @@ struct JobApprove: ParsableCommand {
 struct JobResume: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Continue a job that waits, was paused, or failed.")
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
-
-    @Argument(help: "The job id.")
-    var id: String
+    @OptionGroup var job: JobArguments
 
     @Option(name: .customShort("j", allowingJoined: true), help: "Run N commands at once (default: the number of cores).")
     var jobs: Int?
@@ -134,16 +138,16 @@ struct JobResume: ParsableCommand {
     }
 
     func run() throws {
-        let jobID = try JobShow.parse(id)
+        let jobID = try job.jobID()
         let environment = Output.environment
         let executor = LocalExecutor(handlesSignals: true)
-        let printer = EventPrinter(json: workspaceOptions.json, explain: false, environment: environment)
-        let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: printer)
+        let printer = EventPrinter(json: job.json, explain: false, environment: environment)
+        let engine = Engine(workspace: try job.workspaceOptions.workspace(environment), environment: environment, events: printer)
         let report = try engine.resume(jobID, options: RunOptions(jobs: jobs ?? Run.cores), wait: !noWait,
                                        amend: amend ? reason : nil, allowEnvMismatch: allowEnvMismatch ? reason : nil, executor: executor)
         guard let failure = report.failure else { return }
-        if failure == .approvalRequired { throw CommandExit(status: Approvals.report(report, json: workspaceOptions.json)) }
-        if workspaceOptions.json {
+        if failure == .approvalRequired { throw CommandExit(status: Approvals.report(report, json: job.json)) }
+        if job.json {
             ErrorReport.print(PipelineError(failure, failure == .interrupted ? "job \(jobID) interrupted" : "job \(jobID): a step failed"), json: true)
         }
         throw CommandExit(status: ExitStatus.of(failure))
@@ -154,21 +158,10 @@ struct JobPause: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause",
                                                     abstract: "Ask a running job to finish its running steps and stop; resume continues it.")
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
-
-    @Argument(help: "The job id.")
-    var id: String
+    @OptionGroup var job: JobArguments
 
     func run() throws {
-        let jobID = try JobShow.parse(id)
-        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
-        _ = try store.request(jobID, .pause, actor: Output.environment["USER"] ?? "pipeline")
-        if workspaceOptions.json {
-            Output.line(JSON.object(["schema_id": "pipeline.job_request", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
-                                     "request": "pause"]).canonicalString)
-        } else {
-            Output.line("pause requested: job \(jobID) finishes its running steps, then stops")
-        }
+        try JobCancel.send(.pause, job) { _, id in "pause requested: job \(id) finishes its running steps, then stops" }
     }
 }
 
@@ -176,21 +169,25 @@ struct JobCancel: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel",
                                                     abstract: "Stop a job: its running commands are terminated and it is canceled.")
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
-
-    @Argument(help: "The job id.")
-    var id: String
+    @OptionGroup var job: JobArguments
 
     func run() throws {
-        let jobID = try JobShow.parse(id)
-        let environment = Output.environment
-        let store = JobStore(storeRoot: try workspaceOptions.workspace(environment).storePath)
-        let job = try store.request(jobID, .cancel, actor: environment["PIPELINE_ACTOR"] ?? environment["USER"] ?? "pipeline")
-        if workspaceOptions.json {
-            Output.line(JSON.object(["schema_id": "pipeline.job_request", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
-                                     "request": "cancel", "status": .string(job.status.rawValue)]).canonicalString)
+        try JobCancel.send(.cancel, job) { state, id in
+            state.status == .canceled ? "job \(id) canceled" : "cancel requested: job \(id) stops its commands and ends canceled"
+        }
+    }
+
+    /// Sends a pause or cancel request and reports it (text, or one `pipeline.job_request` line).
+    static func send(_ request: JobRequest, _ job: JobArguments, message: (JobSnapshot, JobID) -> String) throws {
+        let jobID = try job.jobID()
+        let state = try job.store().request(jobID, request, actor: Engine.actor(in: Output.environment))
+        if job.json {
+            Output.line(JSON.object([
+                "schema_id": "pipeline.job_request", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
+                "request": .string(request == .pause ? "pause" : "cancel"), "status": .string(state.status.rawValue),
+            ]).canonicalString)
         } else {
-            Output.line(job.status == .canceled ? "job \(jobID) canceled" : "cancel requested: job \(jobID) stops its commands and ends canceled")
+            Output.line(message(state, jobID))
         }
     }
 }
@@ -237,16 +234,11 @@ struct JobDoctorCommand: ParsableCommand {
 struct JobInspect: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "inspect", abstract: "A job's full timeline: every event in its log.")
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
-
-    @Argument(help: "The job id.")
-    var id: String
+    @OptionGroup var job: JobArguments
 
     func run() throws {
-        let jobID = try JobShow.parse(id)
-        let store = JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath)
-        for event in try store.events(jobID) {
-            if workspaceOptions.json {
+        for event in try job.store().events(try job.jobID()) {
+            if job.json {
                 Output.line(String(decoding: event.line.dropLast(), as: UTF8.self))
                 continue
             }
@@ -270,28 +262,24 @@ struct JobInspect: ParsableCommand {
 struct JobLogs: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logs", abstract: "The stdout and stderr of a job's commands.")
 
-    @OptionGroup var workspaceOptions: WorkspaceOptions
-
-    @Argument(help: "The job id.")
-    var id: String
+    @OptionGroup var job: JobArguments
 
     @Argument(help: "Only this step.")
     var step: String?
 
     func run() throws {
-        let jobID = try JobShow.parse(id)
-        let workspace = try workspaceOptions.workspace(Output.environment)
-        let jobs = JobStore(storeRoot: workspace.storePath)
-        let job = try jobs.load(jobID)
+        let jobID = try job.jobID()
+        let workspace = try job.workspaceOptions.workspace(Output.environment)
+        let state = try JobStore(storeRoot: workspace.storePath).load(jobID)
         let blobs = try LocalStore(root: workspace.storePath, create: false)
-        let entries = job.checkpoints.filter { $0.stdout != nil && (step == nil || $0.step == step) }
+        let entries = state.checkpoints.filter { $0.stdout != nil && (step == nil || $0.step == step) }
         if let step, entries.isEmpty {
             throw PipelineError(.unknownStep, "job \(jobID) ran no command for step '\(step)'")
         }
         for checkpoint in entries {
             let stdout = try checkpoint.stdout.flatMap { try blobs.read($0) } ?? []
             let stderr = try checkpoint.stderr.flatMap { try blobs.read($0) } ?? []
-            if workspaceOptions.json {
+            if job.json {
                 Output.line(JSON.object([
                     "schema_id": "pipeline.job_log", "schema_version": "1.0.0", "job": .string(jobID.rawValue),
                     "step": .string(checkpoint.step ?? ""), "checkpoint": .string(checkpoint.id),
@@ -311,13 +299,12 @@ struct JobCheckpoints: ParsableCommand {
                                                     subcommands: [List.self, Show.self])
 
     struct List: ParsableCommand {
-        @OptionGroup var workspaceOptions: WorkspaceOptions
-        @Argument(help: "The job id.") var id: String
+        @OptionGroup var arguments: JobArguments
 
         func run() throws {
-            let job = try JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath).load(try JobShow.parse(id))
+            let job = try arguments.store().load(try arguments.jobID())
             for checkpoint in job.checkpoints {
-                if workspaceOptions.json {
+                if arguments.json {
                     Output.line(JSON.object(["schema_id": "pipeline.checkpoint", "schema_version": "1.0.0", "job": .string(job.id.rawValue),
                                              "checkpoint": checkpoint.json]).canonicalString)
                 } else {
@@ -328,16 +315,15 @@ struct JobCheckpoints: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        @OptionGroup var workspaceOptions: WorkspaceOptions
-        @Argument(help: "The job id.") var id: String
+        @OptionGroup var arguments: JobArguments
         @Argument(help: "The checkpoint (cp_N).") var checkpoint: String
 
         func run() throws {
-            let job = try JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath).load(try JobShow.parse(id))
+            let job = try arguments.store().load(try arguments.jobID())
             guard let found = job.checkpoints.first(where: { $0.id == checkpoint }) else {
                 throw PipelineError(.invalidInput, "job \(job.id) has no checkpoint \(checkpoint)")
             }
-            if workspaceOptions.json {
+            if arguments.json {
                 Output.line(JSON.object(["schema_id": "pipeline.checkpoint", "schema_version": "1.0.0", "job": .string(job.id.rawValue),
                                          "checkpoint": found.json]).canonicalString)
                 return
