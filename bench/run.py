@@ -377,6 +377,11 @@ class HashResult:
     openssl: Fig
     pipeline: Fig
     agree: bool | None = None
+    # `pipeline pack verify` of a run pack carrying the same bytes, against openssl over the pack.
+    verify: Fig = field(default_factory=Fig)
+    verify_openssl: Fig = field(default_factory=Fig)
+    verify_rss_kib: int | None = None
+    pack_bytes: int | None = None
 
 
 def measure_hash(mib: int, pipeline: str | None, base: Path) -> HashResult:
@@ -428,8 +433,54 @@ def measure_hash(mib: int, pipeline: str | None, base: Path) -> HashResult:
             except RunError as e:
                 res.pipeline.error = str(e)
                 log(f"  [hash] pipeline ERROR {e}")
+    if pipeline and openssl:
+        try:
+            measure_verify(res, path, pipeline, openssl, base)
+        except RunError as e:
+            res.verify.error = str(e)
+            log(f"  [verify] ERROR {e}")
     path.unlink(missing_ok=True)
     return res
+
+
+def measure_verify(res: HashResult, data: Path, pipeline: str, openssl: str, base: Path) -> None:
+    """Packs `data` (as the input of a captured command) and times `pack verify` against
+    `openssl dgst -sha256` over the same pack; peak RSS of verify from wait4."""
+    ws = base / "verify-ws"
+    shutil.rmtree(ws, ignore_errors=True)
+    ws.mkdir()
+    os.link(data, ws / "data.bin") if data.stat().st_dev == ws.stat().st_dev else shutil.copyfile(data, ws / "data.bin")
+    cap = subprocess.run([pipeline, "capture", "--store", ".pipeline", "--input", "data.bin", "--", "/bin/true"],
+                         cwd=ws, capture_output=True, text=True, env=TOOL_ENV)
+    job = next((l[4:] for l in cap.stderr.splitlines() if l.startswith("job ")), None)
+    if cap.returncode != 0 or not job:
+        raise RunError(f"capture failed: {cap.stderr.strip()[-300:]}")
+    built = subprocess.run([pipeline, "pack", "build", "--type", "run", "--from", str(ws / ".pipeline" / "jobs" / job), "--out", "dist"],
+                           cwd=ws, capture_output=True, text=True, env=TOOL_ENV)
+    if built.returncode != 0:
+        raise RunError(f"pack build failed: {built.stderr.strip()[-300:]}")
+    pack = built.stdout.strip()
+    res.pack_bytes = os.path.getsize(pack)
+    (ws / "data.bin").unlink()
+    shutil.rmtree(ws / ".pipeline", ignore_errors=True)
+
+    def timed(argv: list[str]) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=TOOL_ENV)
+        _, status, usage = os.wait4(proc.pid, 0)
+        dt = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RunError(f"{argv[0]} {argv[1]}: exit {os.waitstatus_to_exitcode(status)}")
+        return dt, usage.ru_maxrss
+
+    for _ in range(REPEAT):
+        dt, _ = timed([openssl, "dgst", "-sha256", pack])
+        res.verify_openssl.runs.append(dt)
+        dt, rss = timed([pipeline, "pack", "verify", pack])
+        res.verify.runs.append(dt)
+        res.verify_rss_kib = max(res.verify_rss_kib or 0, rss)
+        log(f"  [verify] openssl {fmt_t(res.verify_openssl.runs[-1])}  pipeline pack verify {fmt_t(dt)}  peak RSS {rss} KiB")
+    shutil.rmtree(ws, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- report
@@ -648,6 +699,19 @@ def report(graphs, dvc_res, dvc_peers, startup, hash_res, pipeline, pipeline_ver
         targets.append(("SHA-256 throughput ≥ 90% of openssl",
                         "n/a" if share is None else f"{share * 100:.0f}%",
                         verdict(None if share is None else share >= 0.9)))
+        vo, vp = hash_res.verify_openssl.median, hash_res.verify.median
+        size = (hash_res.pack_bytes or 0) / (1 << 30)
+        L += [f"## Pack verify of a run pack carrying the {hash_res.mib} MiB file ({size:.3f} GiB zip, in page cache)", "",
+              "| command | median | throughput | peak RSS |", "|---|---:|---:|---:|",
+              f"| `openssl dgst -sha256 pack.zip` | {fmt_t(vo)} | {'n/a' if not vo else f'{size / vo:.2f} GiB/s'} | |",
+              f"| `pipeline pack verify pack.zip` | {fmt_t(vp)} | {'n/a' if not vp else f'{size / vp:.2f} GiB/s'} "
+              f"| {'n/a' if hash_res.verify_rss_kib is None else f'{hash_res.verify_rss_kib / 1024:.1f} MiB'} |", ""]
+        if hash_res.verify.error:
+            L.append(f"- verify: `{hash_res.verify.error}`")
+        vshare = (vo / vp) if (vo and vp) else None
+        targets.append(("pack verify throughput ≥ 80% of openssl, constant memory",
+                        "n/a" if vshare is None else f"{vshare * 100:.0f}%, {(hash_res.verify_rss_kib or 0) / 1024:.0f} MiB RSS",
+                        verdict(None if vshare is None else vshare >= 0.8 and (hash_res.verify_rss_kib or 0) < 64 * 1024)))
 
     L += ["## Targets", "", "| target | measured | verdict |", "|---|---:|---|"]
     for t, m, v in targets:

@@ -279,6 +279,7 @@ public final class Engine {
         // Progress checkpoints go through the job's open session.
         let recorder = session.map { JobRecorder(next: events, session: $0, actor: actor) }
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder ?? events)
+        scheduler.ruleSetting = (workspace.storePath, session?.id)
         let scheduled = pl_monotonic_ns()
         let summary: RunSummary
         summary = try scheduler.run(selected, options: options)

@@ -21,6 +21,7 @@ enum ExitStatus {
         case .interrupted: return interrupted
         case .approvalRequired: return approvalRequired
         case .policyRefused: return refusedByPolicy
+        case .verificationFailed: return verificationFailed
         case .stepFailed, .leaseConflict, .storeFormat, .io, .internalError, .jobCorrupt: return failure
         }
     }
@@ -33,6 +34,7 @@ enum ExitStatus {
         case .interrupted: return "interrupted"
         case .approvalRequired: return "approval"
         case .policyRefused: return "policy"
+        case .verificationFailed: return "verification"
         case .stepFailed: return "step_failed"
         case .leaseConflict: return "contention"
         case .storeFormat, .jobCorrupt: return "store"

@@ -127,6 +127,20 @@ final class JSONSchemaTests: XCTestCase {
         lines += f.run(["run", "--json"]).stdoutLines
         f.pipelinefile("pipeline: 1\nsteps:\n  bad: { rn: x }\n")
         lines += f.run(["run", "--json"]).stdoutLines
+        // Evidence commands: pack build, verify (ok and failed), inspect, key.
+        f.writeChain()
+        let run = f.run(["run"])
+        let job = run.stderr.split(separator: "\n").first { $0.hasPrefix("job ") }.map { String($0.dropFirst(4)) } ?? ""
+        let build = f.run(["pack", "build", "--type", "run", "--from", job, "--out", f.outside, "--json"])
+        lines += build.stdoutLines
+        let pack = (JSONLines(build.stdout).of("pipeline.pack_build").first?["path"] as? String) ?? ""
+        lines += f.run(["pack", "verify", pack, "--json"]).stdoutLines
+        lines += f.run(["pack", "verify", pack, "--json", "--profile", "strict"]).stdoutLines
+        lines += f.run(["pack", "inspect", pack, "--json"]).stdoutLines
+        lines += f.run(["key", "gen", "--out-dir", f.outside, "--json"]).stdoutLines
+        XCTAssertEqual(Set(lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+                        .compactMap { $0["schema_id"] as? String }).isSuperset(of: ["pipeline.pack_build", "pipeline.pack_verify", "pipeline.pack_inspect"]),
+                      true, lines.joined(separator: "\n"))
         XCTAssertGreaterThan(lines.count, 10)
 
         let linesFile = f.outside + "/lines.jsonl"

@@ -19,9 +19,9 @@ public enum EmbeddedSchemas {
     "error_code": {
       "enum": ["invalid_input", "unknown_step", "dependency_cycle", "rule_unavailable", "missing_input", "program_not_found",
                "step_failed", "path_escapes", "confirmation_required", "lease_conflict", "store_format", "io_error",
-               "interrupted", "internal_error", "invalid_transition", "unknown_job", "job_corrupt", "approval_required", "policy_refused"]
+               "interrupted", "internal_error", "invalid_transition", "unknown_job", "job_corrupt", "approval_required", "policy_refused", "verification_failed"]
     },
-    "category": { "enum": ["invalid_input", "missing_dependency", "unsafe", "interrupted", "step_failed", "contention", "store", "internal", "approval", "policy"] },
+    "category": { "enum": ["invalid_input", "missing_dependency", "unsafe", "interrupted", "step_failed", "contention", "store", "internal", "approval", "policy", "verification"] },
     "message": { "type": "string" },
     "exit_code": { "enum": [1, 2, 3, 4, 5, 6, 7, 8, 130] },
     "retryable": { "type": "boolean" },
@@ -56,6 +56,147 @@ public enum EmbeddedSchemas {
     "schema_version": { "const": "1.0.0" },
     "event": { "enum": ["waiting_for_lock"] },
     "holder": { "type": "string" }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/key.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.key/1.0.0",
+  "title": "pipeline.key",
+  "description": "The line of `pipeline key gen|show|rotate --json`: a key's key_id and public key (never the private key).",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "action", "key_id", "public_key"],
+  "properties": {
+    "schema_id": { "const": "pipeline.key" },
+    "schema_version": { "const": "1.0.0" },
+    "action": { "enum": ["gen", "show", "rotate"] },
+    "key_id": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "Lowercase hex SHA-256 of the 32 public-key bytes." },
+    "public_key": { "type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$", "description": "The 32-byte Ed25519 public key, base64." },
+    "private_key_path": { "type": "string" },
+    "public_key_path": { "type": "string" },
+    "private_key_env": { "type": "string", "description": "show: the environment variable the key was read from." },
+    "public_key_env": { "type": "string", "description": "show: the environment variable the key was read from." },
+    "previous_key_id": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+    "previous_public_key": { "type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$" },
+    "previous_private_key_path": { "type": "string" },
+    "previous_public_key_path": { "type": "string" }
+  },
+  "allOf": [
+    { "if": { "properties": { "action": { "const": "gen" } } },
+      "then": { "required": ["private_key_path", "public_key_path"] } },
+    { "if": { "properties": { "action": { "const": "rotate" } } },
+      "then": { "required": ["private_key_path", "public_key_path", "previous_key_id", "previous_public_key",
+                             "previous_private_key_path", "previous_public_key_path"] } },
+    { "if": { "properties": { "action": { "const": "show" } } },
+      "then": { "oneOf": [{ "required": ["private_key_path"] }, { "required": ["public_key_path"] },
+                          { "required": ["private_key_env"] }, { "required": ["public_key_env"] }] } }
+  ],
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/pack_build.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.pack_build/1.0.0",
+  "title": "pipeline.pack_build",
+  "description": "What `pipeline pack build --json` wrote",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "path", "pack_id", "pack_type", "source_ref", "entries", "signed"],
+  "properties": {
+    "schema_id": { "const": "pipeline.pack_build" },
+    "schema_version": { "const": "1.0.0" },
+    "path": { "type": "string" },
+    "pack_id": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+    "pack_type": { "enum": ["run", "job"] },
+    "source_ref": { "type": "string" },
+    "entries": { "type": "integer", "minimum": 1 },
+    "signed": { "type": "boolean" }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/pack_inspect.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.pack_inspect/1.0.0",
+  "title": "pipeline.pack_inspect",
+  "description": "The normalized summary of `pipeline pack inspect --json`.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "pack_id", "pack_type", "source_ref", "producer_version", "manifest_schema_version",
+               "signatures", "entries", "bytes", "by_type", "timeline"],
+  "properties": {
+    "schema_id": { "const": "pipeline.pack_inspect" },
+    "schema_version": { "const": "1.0.0" },
+    "pack_id": {},
+    "pack_type": { "type": "string" },
+    "source_ref": {},
+    "producer_version": {},
+    "manifest_schema_version": {},
+    "signatures": { "type": "array" },
+    "entries": { "type": "integer", "minimum": 0 },
+    "bytes": { "type": "integer", "minimum": 0 },
+    "by_type": {
+      "type": "object",
+      "additionalProperties": {
+        "type": "object", "required": ["count", "bytes"],
+        "properties": { "count": { "type": "integer" }, "bytes": { "type": "integer" } }, "additionalProperties": false
+      }
+    },
+    "timeline": {
+      "type": "array",
+      "description": "Run packs: one item per run record, by start time. Job packs: one item per event, in order.",
+      "items": { "type": "object", "required": ["at"] }
+    }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/pack_verify.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.pack_verify/1.0.0",
+  "title": "pipeline.pack_verify",
+  "description": "The report of `pipeline pack verify --json` (exit 0 when ok, 2 when not)",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "file", "ok", "profile", "pack_id", "pack_type", "source_ref", "entries", "bytes",
+               "signature", "key_id", "problems"],
+  "properties": {
+    "schema_id": { "const": "pipeline.pack_verify" },
+    "schema_version": { "const": "1.0.0" },
+    "file": { "type": "string" },
+    "ok": { "type": "boolean" },
+    "profile": { "enum": ["standard", "strict"] },
+    "pack_id": { "type": ["string", "null"] },
+    "pack_type": { "type": ["string", "null"] },
+    "source_ref": { "type": ["string", "null"] },
+    "entries": { "type": "integer", "minimum": 0 },
+    "bytes": { "type": "integer", "minimum": 0 },
+    "signature": { "enum": ["verified", "failed", "missing", "skipped"] },
+    "key_id": { "type": ["string", "null"] },
+    "problems": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+          "code": {
+            "enum": ["unreadable_entry", "unsafe_path", "symlink_entry", "directory_entry", "special_entry", "duplicate_entry", "not_canonical",
+                     "schema_invalid", "unknown_field", "duplicate_declaration", "unsorted_contents", "manifest_listed", "missing_file",
+                     "hash_mismatch", "undeclared_file", "pack_id_mismatch", "file_name_mismatch", "missing_payload", "payload_invalid",
+                     "payload_mismatch", "missing_blob", "signature_missing", "signature_unchecked", "signature_failed"]
+          },
+          "message": { "type": "string" },
+          "path": { "type": "string" }
+        },
+        "additionalProperties": false
+      }
+    }
   },
   "additionalProperties": false
 }
@@ -153,6 +294,244 @@ public enum EmbeddedSchemas {
 }
 
 """#,
+        "schemas/v1/pack/diff.schema.json": ##"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.pack_diff/1.0.0",
+  "title": "pipeline.pack_diff",
+  "description": "What differs between two packs (`pipeline pack diff A B --json`); exit 0 same, 2 different.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "a", "b", "same", "added", "removed", "changed", "manifest"],
+  "properties": {
+    "schema_id": { "const": "pipeline.pack_diff" },
+    "schema_version": { "const": "1.0.0" },
+    "a": { "$ref": "#/$defs/side" },
+    "b": { "$ref": "#/$defs/side" },
+    "same": { "type": "boolean" },
+    "added": { "type": "array", "items": { "$ref": "#/$defs/file" } },
+    "removed": { "type": "array", "items": { "$ref": "#/$defs/file" } },
+    "changed": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["path", "type", "a_sha256", "b_sha256"],
+        "properties": {
+          "path": { "type": "string" },
+          "type": { "type": "string" },
+          "a_sha256": { "$ref": "#/$defs/sha256" },
+          "b_sha256": { "$ref": "#/$defs/sha256" }
+        },
+        "additionalProperties": false
+      }
+    },
+    "manifest": {
+      "type": "array",
+      "description": "Top-level manifest members (contents and signatures excluded) whose values differ.",
+      "items": {
+        "type": "object",
+        "required": ["field", "a", "b"],
+        "properties": { "field": { "type": "string" }, "a": {}, "b": {} },
+        "additionalProperties": false
+      }
+    }
+  },
+  "additionalProperties": false,
+  "$defs": {
+    "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+    "side": {
+      "type": "object",
+      "required": ["pack_id", "pack_type", "source_ref"],
+      "properties": { "pack_id": { "type": "string" }, "pack_type": { "type": "string" }, "source_ref": { "type": "string" } },
+      "additionalProperties": false
+    },
+    "file": {
+      "type": "object",
+      "required": ["path", "type", "sha256"],
+      "properties": { "path": { "type": "string" }, "type": { "type": "string" }, "sha256": { "$ref": "#/$defs/sha256" } },
+      "additionalProperties": false
+    }
+  }
+}
+
+"""##,
+        "schemas/v1/pack/job.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.job_payload/1.0.0",
+  "title": "pipeline.job_payload",
+  "description": "job_payload.json of a job pack. Summary of the job whose snapshot (job_state.json) and append-only log (job_events.jsonl, one canonical event per line) the pack carries.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "job_id", "status", "events", "checkpoints"],
+  "properties": {
+    "schema_id": { "const": "pipeline.job_payload" },
+    "schema_version": { "type": "string", "pattern": "^1\\.[0-9]+\\.[0-9]+$" },
+    "job_id": { "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" },
+    "status": { "enum": ["queued", "running", "paused", "decision_needed", "blocked", "completed", "failed", "canceled"] },
+    "targets": { "type": "array", "items": { "type": "string" } },
+    "created_at": { "type": "string" },
+    "events": { "type": "integer", "minimum": 0 },
+    "checkpoints": { "type": "integer", "minimum": 0 },
+    "runs": { "type": "integer", "minimum": 0 }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/pack/manifest.schema.json": ##"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.pack_manifest/1.0.0",
+  "title": "pipeline.pack_manifest",
+  "description": "pack_manifest.json of a PackSpec v1 pack. pack_id = SHA-256 of the RFC 8785 JSON of this document with pack_id \"\" and no signatures. A signature covers SHA-256 of the RFC 8785 JSON without signatures (pack_id filled in). Unknown members are allowed by the standard profile and refused by the strict one.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "created_at", "producer_version", "pack_id", "pack_type", "source_ref", "contents"],
+  "properties": {
+    "schema_id": { "const": "pipeline.pack_manifest" },
+    "schema_version": { "type": "string", "pattern": "^1\\.[0-9]+\\.[0-9]+$" },
+    "created_at": { "const": "1980-01-01T00:00:00Z" },
+    "producer_version": { "type": "string", "minLength": 1 },
+    "pack_id": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+    "pack_type": { "enum": ["run", "job"] },
+    "source_ref": { "type": "string", "minLength": 1 },
+    "contents": { "type": "array", "items": { "$ref": "#/$defs/entry" } },
+    "signatures": { "type": "array", "items": { "$ref": "#/$defs/signature" } }
+  },
+  "$defs": {
+    "entry": {
+      "type": "object",
+      "required": ["path", "sha256", "type"],
+      "properties": {
+        "path": { "type": "string", "minLength": 1, "maxLength": 1024 },
+        "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+        "type": { "enum": ["payload", "run_record", "blob", "job_state", "job_events"] }
+      },
+      "additionalProperties": false
+    },
+    "signature": {
+      "type": "object",
+      "required": ["alg", "key_id", "sig", "signed_digest"],
+      "properties": {
+        "alg": { "const": "ed25519" },
+        "key_id": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+        "sig": { "type": "string", "pattern": "^[A-Za-z0-9+/]{86}==$" },
+        "signed_digest": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+      },
+      "additionalProperties": false
+    }
+  }
+}
+
+"""##,
+        "schemas/v1/pack/run.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.run_payload/1.0.0",
+  "title": "pipeline.run_payload",
+  "description": "run_payload.json of a run pack. Lists the run records the pack carries (runs/*.json, each a pipeline.run_record) and the blobs they reference (blobs/sha256/<hex>).",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "source_ref", "runs", "blobs"],
+  "properties": {
+    "schema_id": { "const": "pipeline.run_payload" },
+    "schema_version": { "type": "string", "pattern": "^1\\.[0-9]+\\.[0-9]+$" },
+    "source_ref": { "type": "string", "minLength": 1 },
+    "targets": { "type": "array", "items": { "type": "string" } },
+    "runs": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["path", "step", "status", "sha256"],
+        "properties": {
+          "path": { "type": "string", "pattern": "^runs/[0-9]{4,}_[A-Za-z_][A-Za-z0-9_.-]*\\.json$" },
+          "step": { "type": "string" },
+          "status": { "enum": ["ran", "failed"] },
+          "exit_code": { "type": ["integer", "null"] },
+          "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+        },
+        "additionalProperties": false
+      }
+    },
+    "blobs": { "type": "array", "items": { "type": "string", "pattern": "^[0-9a-f]{64}$" }, "uniqueItems": true }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/pack/run_record.schema.json": ##"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.run_record/1.0.0",
+  "title": "pipeline.run_record",
+  "description": "What one executed step did (runs/*.json in a run pack, a line of runs.jsonl in a job)",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "step", "kind", "action_key", "command", "env", "env_fingerprint", "secrets",
+               "inputs", "outputs", "status", "exit_code", "stdout", "stderr", "started_at", "ended_at", "duration_ns", "platform"],
+  "properties": {
+    "schema_id": { "const": "pipeline.run_record" },
+    "schema_version": { "type": "string", "pattern": "^1\\.[0-9]+\\.[0-9]+$" },
+    "step": { "type": "string", "minLength": 1 },
+    "kind": { "type": "string", "minLength": 1 },
+    "action_key": { "$ref": "#/$defs/sha256" },
+    "command": {
+      "oneOf": [
+        { "type": "null" },
+        { "type": "object", "required": ["shell"], "properties": { "shell": { "type": "string" } }, "additionalProperties": false },
+        { "type": "object", "required": ["argv"], "properties": { "argv": { "type": "array", "items": { "type": "string" }, "minItems": 1 } },
+          "additionalProperties": false }
+      ]
+    },
+    "with": {},
+    "env": { "type": "object", "additionalProperties": { "type": "string" } },
+    "env_fingerprint": { "$ref": "#/$defs/sha256" },
+    "secrets": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["name", "provided"],
+        "properties": {
+          "name": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+          "provided": { "type": "boolean" },
+          "issued_at": { "$ref": "#/$defs/time" },
+          "expires_at": { "$ref": "#/$defs/time" },
+          "ttl_seconds": { "type": "integer" }
+        },
+        "additionalProperties": false
+      }
+    },
+    "inputs": {
+      "type": "array",
+      "items": { "type": "object", "required": ["path", "sha256"],
+                 "properties": { "path": { "type": "string" }, "sha256": { "$ref": "#/$defs/sha256" } }, "additionalProperties": false }
+    },
+    "outputs": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["path", "sha256", "size", "mode"],
+        "properties": {
+          "path": { "type": "string" }, "sha256": { "$ref": "#/$defs/sha256" },
+          "size": { "type": "integer", "minimum": 0 }, "mode": { "type": "integer", "minimum": 0 }, "link": { "type": "string" }
+        },
+        "additionalProperties": false
+      }
+    },
+    "directories": { "type": "array", "items": { "type": "string" } },
+    "status": { "enum": ["ran", "failed"] },
+    "exit_code": { "type": ["integer", "null"] },
+    "stdout": { "$ref": "#/$defs/sha256" },
+    "stderr": { "$ref": "#/$defs/sha256" },
+    "started_at": { "$ref": "#/$defs/time" },
+    "ended_at": { "$ref": "#/$defs/time" },
+    "duration_ns": { "type": "integer", "minimum": 0 },
+    "timeout": { "type": ["number", "null"] },
+    "platform": { "type": "string" }
+  },
+  "$defs": {
+    "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+    "time": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$" }
+  }
+}
+
+"""##,
     ]
 
     /// The compiled schema at `path`, such as "schemas/v1/pack/manifest.schema.json".

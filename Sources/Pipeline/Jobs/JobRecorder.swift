@@ -22,6 +22,7 @@ final class JobRecorder: EventSink {
         if let reason = outcome.reason { summary += ": \(reason)" }
         if let message = outcome.message, outcome.status == .failed { summary += " (\(message))" }
         do {
+            if let record = outcome.record { try session.recordRun(record) }
             try session.checkpoint(.progress, summary: String(summary.utf8.prefix(Checkpoint.maximumSummaryBytes)) ?? outcome.step,
                                    step: outcome.step, logs: outcome.logs, actor: actor)
         } catch {

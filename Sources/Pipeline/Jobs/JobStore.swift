@@ -230,19 +230,31 @@ public final class JobStore {
         return snapshot
     }
 
-    /// Now, as `2026-11-22T21:15:03.120Z`.
-    public static func timestamp(nanoseconds: Int64 = pl_wall_ns()) -> String {
-        var seconds = time_t(nanoseconds / 1_000_000_000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ n: Int32, _ width: Int) -> String {
-            let s = String(n)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+    /// Where a job keeps its run records.
+    public static let runsFile = "runs.jsonl"
+
+    /// The run records of a job, in the order its steps ended. A torn last line (a crash
+    /// mid-write) is ignored; a damaged line before it is an error.
+    public func runs(_ id: JobID) throws -> [RunRecord] {
+        let path = folder(id) + "/" + JobStore.runsFile
+        guard FileSystem.exists(folder(id)) else {
+            throw PipelineError(.unknownJob, "no job \(id)", hint: "`pipeline job list` shows the jobs")
         }
-        let millis = Int32((nanoseconds / 1_000_000) % 1000)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(millis, 3))Z"
+        guard let bytes = try? FileSystem.readFile(path) else { return [] }
+        var records: [RunRecord] = []
+        var start = 0
+        for (index, byte) in bytes.enumerated() where byte == 0x0A {
+            defer { start = index + 1 }
+            guard let json = try? JSON.parse(Array(bytes[start..<index])), let record = try? RunRecord(json: json) else {
+                throw PipelineError(.jobCorrupt, "job \(id): line \(records.count + 1) of \(JobStore.runsFile) is not a run record", path: path)
+            }
+            records.append(record)
+        }
+        return records
     }
+
+    /// Now, as `2026-11-22T21:15:03.120Z`.
+    public static func timestamp(nanoseconds: Int64 = pl_wall_ns()) -> String { Timestamp.format(nanoseconds) }
 }
 
 /// The right to run a job: an exclusive `flock` on `jobs/<id>/lease`, held by the process
@@ -312,6 +324,8 @@ public final class JobSession {
     private let store: JobStore
     private var lock: JobLock?
     private let fd: Int32
+    /// `runs.jsonl`, opened at the first run record.
+    private var runsFD: Int32 = -1
     private var closed = false
     private var broken = false
     public private(set) var state: JobSnapshot
@@ -351,11 +365,24 @@ public final class JobSession {
         try append(.status, payload: .object(payload), actor: actor, durable: durable)
     }
 
+    /// Appends an executed step's evidence to `runs.jsonl` (one canonical JSON line each).
+    /// Flushed with the next durable event, so a finished job's records are on disk.
+    public func recordRun(_ record: RunRecord) throws {
+        guard !closed else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
+        let path = store.folder(id) + "/" + JobStore.runsFile
+        if runsFD < 0 {
+            runsFD = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard runsFD >= 0 else { throw FileSystem.ioError("cannot write", path) }
+        }
+        try FileSystem.writeAll(runsFD, record.json.canonicalBytes + [0x0A], path: path)
+    }
+
     private func append(_ type: JobEvent.Kind, payload: JSON, actor: String, durable: Bool) throws {
         guard !closed, !broken else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
         let event = JobEvent(sequence: state.revision + 1, time: JobStore.timestamp(), type: type, actor: actor, payload: payload)
         try state.apply(event)  // in place: no copy of the checkpoint list per step
         do {
+            if durable && runsFD >= 0 && fsync(runsFD) != 0 { throw FileSystem.ioError("cannot flush", store.folder(id) + "/" + JobStore.runsFile) }
             try FileSystem.writeAll(fd, event.line, path: store.folder(id) + "/events.jsonl")
             if durable && fsync(fd) != 0 { throw FileSystem.ioError("cannot flush", store.folder(id) + "/events.jsonl") }
         } catch {
@@ -373,6 +400,7 @@ public final class JobSession {
             try? Materializer.writeAtomically(state.json.canonicalBytes + [0x0A], to: store.folder(id) + "/state.json", durable: false)
         }
         Glibc.close(fd)
+        if runsFD >= 0 { Glibc.close(runsFD) }
         lock = nil
     }
 

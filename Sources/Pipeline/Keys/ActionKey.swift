@@ -70,14 +70,8 @@ public struct ActionDescription: Sendable, Equatable {
 
     /// The description as a JSON document (the definition of the canonical bytes).
     public var json: JSON {
-        var commandJSON: JSON = .null
-        switch command {
-        case .shell(let line)?: commandJSON = ["shell": .string(line)]
-        case .argv(let words)?: commandJSON = ["argv": .array(words.map(JSON.string))]
-        case nil: break
-        }
-        return .object([
-            "command": commandJSON,
+        .object([
+            "command": command?.json ?? .null,
             "env": .object(env.mapValues(JSON.string)),
             "inputs": .array(inputs.map { .array([.string($0.path), .string($0.digest.hex)]) }),
             "kind": .string(kind),

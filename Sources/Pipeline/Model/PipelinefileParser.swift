@@ -186,6 +186,33 @@ public struct PipelinefileParser {
             stepEnv.secrets += names.filter { !stepEnv.secrets.contains($0) }
         }
         step.env = stepEnv
+        if case .use(let rule, let with) = step.action, let implementation = registry.rule(named: rule) {
+            let location = withNode?.location ?? step.actionLocation
+            let implied: (inputs: [String], outputs: [String])
+            do {
+                implied = try implementation.declare(with, step: name)
+            } catch var error as PipelineError {
+                error.location = error.location ?? location
+                throw error
+            }
+            for path in implied.inputs {
+                let normalized = try workspacePath(path, what: "input", step: name, at: location)
+                if !step.inputs.contains(normalized) {
+                    step.inputs.append(normalized)
+                    step.inputLocations.append(location)
+                }
+            }
+            for path in implied.outputs {
+                let normalized = try workspacePath(path, what: "output", step: name, at: location)
+                if normalized.isEmpty || normalized == ".pipeline" || normalized.hasPrefix(".pipeline/") {
+                    throw PipelineError(.invalidInput, "output '\(path)' of step '\(name)' must be a folder or file inside the workspace", location: location)
+                }
+                if !step.outputs.contains(normalized) {
+                    step.outputs.append(normalized)
+                    step.outputLocations.append(location)
+                }
+            }
+        }
 
         if step.action == .alias {
             if step.needs.isEmpty {

@@ -21,6 +21,25 @@ public enum Command: Sendable, Equatable {
         }
     }
 
+    /// `{"shell": LINE}` or `{"argv": [WORDS]}`, as keys and run records write it.
+    public var json: JSON {
+        switch self {
+        case .shell(let line): return ["shell": .string(line)]
+        case .argv(let words): return ["argv": .array(words.map(JSON.string))]
+        }
+    }
+
+    /// The inverse of `json`; nil for anything else.
+    public init?(json: JSON) {
+        if let line = json["shell"]?.stringValue {
+            self = .shell(line)
+        } else if let words = json["argv"]?.arrayValue, words.allSatisfy({ $0.stringValue != nil }) {
+            self = .argv(words.compactMap(\.stringValue))
+        } else {
+            return nil
+        }
+    }
+
     static func quote(_ word: String) -> String {
         let safe = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
         if safe && !word.isEmpty { return word }

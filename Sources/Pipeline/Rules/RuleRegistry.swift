@@ -3,11 +3,27 @@ public struct RuleContext: Sendable {
     public var step: Step
     public var with: JSON
     public var workspaceRoot: String
+    public var storePath: String
+    /// The job this run records into.
+    public var job: JobID?
+    /// The caller's environment (for `env:NAME` references such as signing keys).
+    public var environment: [String: String]
+    /// The step's inputs with their digests (needed steps' outputs included).
+    public var inputs: [(path: String, digest: Digest)]
+    /// The run records of every step this one needs, directly or not, in build order: how
+    /// each produced the outputs this step sees (from this run, or from the cache).
+    public var records: [RunRecord]
 
-    public init(step: Step, with: JSON, workspaceRoot: String) {
+    public init(step: Step, with: JSON, workspaceRoot: String, storePath: String, job: JobID?, environment: [String: String],
+                inputs: [(path: String, digest: Digest)], records: [RunRecord]) {
         self.step = step
         self.with = with
         self.workspaceRoot = workspaceRoot
+        self.storePath = storePath
+        self.job = job
+        self.environment = environment
+        self.inputs = inputs
+        self.records = records
     }
 }
 
@@ -16,7 +32,17 @@ public protocol Rule: Sendable {
     static var name: String { get }
     /// Bumped whenever the rule's behaviour changes, so old cache entries stop matching.
     static var version: Int { get }
-    func run(_ context: RuleContext) throws
+    /// The inputs and outputs `with` implies, checked when the Pipelinefile is read
+    /// (a `PipelineError(.invalidInput)` there is reported at the `with:` line).
+    func declare(_ with: JSON, step: String) throws -> (inputs: [String], outputs: [String])
+    /// A rule that runs a command (`capture`) returns it; the scheduler runs it like `run:`.
+    func command(_ with: JSON) -> Command?
+    /// Does the work in-process; returns lines for the step's log.
+    func run(_ context: RuleContext) throws -> [String]
+}
+
+extension Rule {
+    public func command(_ with: JSON) -> Command? { nil }
 }
 
 /// Every built-in kind the design names, known to the parser even before it is implemented,

@@ -47,6 +47,8 @@ public struct StepOutcome: Sendable {
     public var dryRun: Bool
     /// Digests of the command's stdout and stderr in the store, when it ran.
     public var logs: (stdout: Digest, stderr: Digest)?
+    /// The evidence of an executed step (ran or failed).
+    public var record: RunRecord?
 
     public init(step: String, status: StepStatus, reason: RebuildReason? = nil, durationNanos: Int64 = 0, exitCode: Int32? = nil,
                 command: String? = nil, stderrTail: String? = nil, message: String? = nil, dryRun: Bool = false) {

@@ -36,7 +36,14 @@ public final class Scheduler {
         var reason: RebuildReason
         var logs: (stdout: CommandLog, stderr: CommandLog)
         var before: [String: FileStat?]
+        /// Wall clock at start, for the run record.
+        var startedAt: Int64
+        /// Why an in-process rule failed.
+        var ruleError: PipelineError?
     }
+
+    /// What the scheduler passes to rules: the store, the job, the caller's environment.
+    public var ruleSetting: (storePath: String, job: JobID?)?
 
     private var status: [StepStatus?] = []
     private var produced: [String: Digest] = [:]
@@ -50,6 +57,8 @@ public final class Scheduler {
     private var freeLogs: [(stdout: CommandLog, stderr: CommandLog)] = []
     private var createdFolders: Set<String> = []
     private var prefetch: OutputPrefetch?
+    /// Run records of the steps executed in this run, by step index.
+    private var executed: [Int: RunRecord] = [:]
 
     public init(graph: Graph, rebuilder: Rebuilder, executor: Executor, events: EventSink) {
         self.graph = graph
@@ -256,10 +265,24 @@ public final class Scheduler {
     private func start(_ i: Int, key: ActionKey, description: ActionDescription, reason: RebuildReason, environment: [String: String],
                        index: Int, total: Int) throws -> StepOutcome? {
         let step = graph.steps[i]
-        guard case .run(let command) = step.action else {
-            let rule = step.kindName
-            throw PipelineError(.ruleUnavailable, "rule '\(rule)' is not available yet in this version of pipeline", location: step.actionLocation,
-                                step: step.name)
+        var command: Command
+        var rule: (any Rule)?
+        switch step.action {
+        case .run(let line):
+            command = line
+        case .use(let name, let with):
+            guard let implementation = rebuilder.registry.rule(named: name) else {
+                throw PipelineError(.ruleUnavailable, "rule '\(name)' is not available yet in this version of pipeline", location: step.actionLocation,
+                                    step: step.name)
+            }
+            if let line = implementation.command(with) {
+                command = line
+            } else {
+                command = .argv(["use:", name])
+                rule = implementation
+            }
+        case .alias:
+            return StepOutcome(step: step.name, status: .upToDate)
         }
         prefetch?.stop()
         try rebuilder.flushRestores()
@@ -272,9 +295,25 @@ public final class Scheduler {
             }
         }
         let logs = try freeLogs.popLast() ?? (CommandLog(), CommandLog())
-        let run = Running(step: i, key: key, description: description, reason: reason, logs: logs, before: before)
+        var run = Running(step: i, key: key, description: description, reason: reason, logs: logs, before: before, startedAt: pl_wall_ns())
         events.emit(.stepStarted(StepStart(step: step.name, description: step.description, index: index, total: total, reason: reason,
-                                           command: command.displayText)))
+                                           command: commandText(step))))
+        if let rule {
+            // Built-in rules run here, in-process; they end like a command would.
+            let started = pl_monotonic_ns()
+            var ok = true
+            do {
+                let lines = try rule.run(ruleContext(i, description: description))
+                try FileSystem.writeAll(logs.stdout.fd, Array(lines.map { $0 + "\n" }.joined().utf8), path: "stdout")
+            } catch {
+                ok = false
+                let failure = error as? PipelineError ?? PipelineError(.io, "\(error)")
+                run.ruleError = failure
+                try? FileSystem.writeAll(logs.stderr.fd, Array((failure.description + "\n").utf8), path: "stderr")
+            }
+            let completion = Completion(id: i, termination: .exited(ok ? 0 : 1), durationNanos: Int64(pl_monotonic_ns() - started))
+            return complete(run, completion, interrupted: false)
+        }
         try executor.start(Invocation(id: i, command: command, environment: environment, workingDirectory: rebuilder.root,
                                       stdout: logs.stdout.fd, stderr: logs.stderr.fd, timeout: step.timeout))
         running[i] = run
@@ -285,8 +324,10 @@ public final class Scheduler {
         let step = graph.steps[run.step]
         rebuilder.forgetListings()
         let command = commandText(step)
-        let stdoutBytes = run.logs.stdout.contents()
-        let stderrBytes = run.logs.stderr.contents()
+        // A secret a command printed is masked before its logs are hashed, stored or shown.
+        let redactor = step.env.secrets.isEmpty ? nil : Redactor(values: step.env.secrets.compactMap { rebuilder.callerEnvironment[$0] })
+        let stdoutBytes = redactor?.redact(run.logs.stdout.contents()) ?? run.logs.stdout.contents()
+        let stderrBytes = redactor?.redact(run.logs.stderr.contents()) ?? run.logs.stderr.contents()
         run.logs.stdout.reset()
         run.logs.stderr.reset()
         freeLogs.append(run.logs)
@@ -300,9 +341,19 @@ public final class Scheduler {
         }
         let stdout = logDigest(stdoutBytes)
         let stderr = logDigest(stderrBytes)
+        let endedAt = pl_wall_ns()
+        keepInputs(of: run.description)
         defer {
             // Whatever this step leaves for the writer (logs; on success, outputs and result).
             if let writer = rebuilder.writer, !logBlobs.isEmpty { writer.save(blobs: logBlobs, result: nil, key: nil) }
+        }
+        func record(_ status: StepStatus, exitCode: Int32?, result: ActionResult) -> RunRecord {
+            RunRecord(step: step.name, kind: run.description.kind, actionKey: run.key, command: run.description.command,
+                      with: run.description.with, env: run.description.env,
+                      secrets: SecretUse.describe(step.env.secrets, environment: rebuilder.callerEnvironment),
+                      inputs: run.description.inputs, outputs: result.files, directories: result.directories, status: status,
+                      exitCode: exitCode, stdout: stdout, stderr: stderr, startedAt: run.startedAt, endedAt: endedAt,
+                      durationNanos: completion.durationNanos, timeout: step.timeout, platform: run.description.platform)
         }
         func failed(_ message: String, exitCode: Int32?, code: PipelineError.Code) -> StepOutcome {
             failureCodes.append(code)
@@ -313,6 +364,7 @@ public final class Scheduler {
             var outcome = StepOutcome(step: step.name, status: .failed, reason: run.reason, durationNanos: completion.durationNanos,
                                       exitCode: exitCode, command: command, stderrTail: CommandLog.tail(stderrBytes), message: message)
             outcome.logs = (stdout, stderr)
+            outcome.record = record(.failed, exitCode: exitCode, result: result)
             return outcome
         }
         switch completion.termination {
@@ -324,6 +376,7 @@ public final class Scheduler {
         case .exited(127):
             return failed("command not found (exit 127)", exitCode: 127, code: .programNotFound)
         case .exited(let code):
+            if let error = run.ruleError { return failed(error.message, exitCode: code, code: error.code == .invalidInput ? .stepFailed : error.code) }
             return failed("exit status \(code)", exitCode: code, code: .stepFailed)
         case .signaled(let signal):
             if interrupted {
@@ -340,8 +393,11 @@ public final class Scheduler {
         }
         do {
             let outputs = try rebuilder.collectOutputs(of: step)
-            let result = ActionResult(files: outputs.files, directories: outputs.directories, exitCode: 0, stdout: stdout, stderr: stderr,
+            var result = ActionResult(files: outputs.files, directories: outputs.directories, exitCode: 0, stdout: stdout, stderr: stderr,
                                       durationNanos: completion.durationNanos)
+            let evidence = record(.ran, exitCode: 0, result: result)
+            result.run = evidence.json
+            executed[run.step] = evidence
             if let writer = rebuilder.writer {
                 writer.save(blobs: logBlobs + rebuilder.takePendingBlobs(), result: step.cache ? result : nil, key: run.key)
                 logBlobs = []
@@ -353,11 +409,44 @@ public final class Scheduler {
             var outcome = StepOutcome(step: step.name, status: .ran, reason: run.reason, durationNanos: completion.durationNanos, exitCode: 0,
                                       command: command)
             outcome.logs = (stdout, stderr)
+            outcome.record = evidence
             return outcome
         } catch let error as PipelineError {
             return failed(error.message, exitCode: 0, code: error.code)
         } catch {
             return failed("\(error)", exitCode: 0, code: .io)
+        }
+    }
+
+    /// What an in-process rule sees: its inputs, and the run records of everything it needs.
+    private func ruleContext(_ i: Int, description: ActionDescription) -> RuleContext {
+        let step = graph.steps[i]
+        var records: [RunRecord] = []
+        for d in graph.closure(of: graph.dependencies[i]) {
+            if let record = executed[d] {
+                records.append(record)
+            } else if let key = rebuilder.records[graph.steps[d].name]?.key, let run = (try? rebuilder.store.result(for: key))??.run,
+                      let record = try? RunRecord(json: run) {
+                records.append(record)
+            }
+        }
+        guard case .use(_, let with) = step.action else { preconditionFailure("a rule step") }
+        return RuleContext(step: step, with: with, workspaceRoot: rebuilder.root, storePath: ruleSetting?.storePath ?? "",
+                           job: ruleSetting?.job, environment: rebuilder.callerEnvironment, inputs: description.inputs, records: records)
+    }
+
+    /// Keeps in the store the files an executed step read that no step produced (sources):
+    /// its run record names them, and a replay needs their bytes.
+    private func keepInputs(of description: ActionDescription) {
+        var sources: [(path: String, digest: Digest)] = []
+        for input in description.inputs where produced[input.path] == nil {
+            sources.append((rebuilder.root + "/" + input.path, input.digest))
+        }
+        if sources.isEmpty { return }
+        if let writer = rebuilder.writer {
+            writer.keep(files: sources)
+        } else {
+            for source in sources where !rebuilder.store.contains(source.digest) { _ = try? rebuilder.store.put(fileAt: source.path) }
         }
     }
 

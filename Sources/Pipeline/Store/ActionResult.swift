@@ -16,6 +16,24 @@ public struct OutputFile: Sendable, Equatable {
     }
 }
 
+extension OutputFile {
+    /// `{path, sha256, size, mode, link?}`, as action results and run records write it.
+    public var json: JSON {
+        var entry: [String: JSON] = [
+            "path": .string(path), "sha256": .string(digest.hex), "size": .int(Int64(size)), "mode": .int(Int64(mode)),
+        ]
+        if let linkTarget { entry["link"] = .string(linkTarget) }
+        return .object(entry)
+    }
+
+    public init?(json: JSON) {
+        guard let path = json["path"]?.stringValue, let sha = json["sha256"]?.stringValue.flatMap({ Digest(hex: $0) }),
+              let size = json["size"]?.intValue, let mode = json["mode"]?.intValue
+        else { return nil }
+        self.init(path: path, digest: sha, size: UInt64(size), mode: UInt32(mode), linkTarget: json["link"]?.stringValue)
+    }
+}
+
 /// What the action cache remembers of a successful action.
 public struct ActionResult: Sendable, Equatable {
     public static let schemaID = "pipeline.action_result"
@@ -29,15 +47,19 @@ public struct ActionResult: Sendable, Equatable {
     public var stdout: Digest
     public var stderr: Digest
     public var durationNanos: Int64
+    /// The run record of the execution that produced these outputs (JSON of a `RunRecord`),
+    /// so a step restored from the cache still has its evidence.
+    public var run: JSON?
 
     public init(files: [OutputFile], directories: [String] = [], exitCode: Int32 = 0, stdout: Digest = .empty,
-                stderr: Digest = .empty, durationNanos: Int64 = 0) {
+                stderr: Digest = .empty, durationNanos: Int64 = 0, run: JSON? = nil) {
         self.files = files.sorted { $0.path < $1.path }
         self.directories = directories.sorted()
         self.exitCode = exitCode
         self.stdout = stdout
         self.stderr = stderr
         self.durationNanos = durationNanos
+        self.run = run
     }
 
     /// Every blob the result references.
@@ -46,23 +68,18 @@ public struct ActionResult: Sendable, Equatable {
     }
 
     public var json: JSON {
-        .object([
+        var members: [String: JSON] = [
             "schema_id": .string(ActionResult.schemaID),
             "schema_version": .string(ActionResult.schemaVersion),
-            "files": .array(files.map { file in
-                var entry: [String: JSON] = [
-                    "path": .string(file.path), "sha256": .string(file.digest.hex),
-                    "size": .int(Int64(file.size)), "mode": .int(Int64(file.mode)),
-                ]
-                if let target = file.linkTarget { entry["link"] = .string(target) }
-                return .object(entry)
-            }),
+            "files": .array(files.map(\.json)),
             "directories": .array(directories.map(JSON.string)),
             "exit_code": .int(Int64(exitCode)),
             "stdout": .string(stdout.hex),
             "stderr": .string(stderr.hex),
             "duration_ns": .int(durationNanos),
-        ])
+        ]
+        if let run { members["run"] = run }
+        return .object(members)
     }
 
     public init(json: JSON) throws {
@@ -71,10 +88,8 @@ public struct ActionResult: Sendable, Equatable {
         guard let version = json["schema_version"]?.stringValue, version.hasPrefix("1.") else { throw fail("schema_version") }
         guard let files = json["files"]?.arrayValue else { throw fail("files") }
         self.files = try files.map { entry in
-            guard let path = entry["path"]?.stringValue, let sha = entry["sha256"]?.stringValue.flatMap({ Digest(hex: $0) }),
-                  let size = entry["size"]?.intValue, let mode = entry["mode"]?.intValue
-            else { throw fail("file entry") }
-            return OutputFile(path: path, digest: sha, size: UInt64(size), mode: UInt32(mode), linkTarget: entry["link"]?.stringValue)
+            guard let file = OutputFile(json: entry) else { throw fail("file entry") }
+            return file
         }
         directories = json["directories"]?.arrayValue?.compactMap(\.stringValue) ?? []
         exitCode = Int32(json["exit_code"]?.intValue ?? 0)
@@ -84,5 +99,6 @@ public struct ActionResult: Sendable, Equatable {
         stdout = out
         stderr = err
         durationNanos = json["duration_ns"]?.intValue ?? 0
+        run = json["run"]
     }
 }

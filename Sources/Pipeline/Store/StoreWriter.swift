@@ -10,6 +10,8 @@ public final class StoreWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "pipeline.store-writer")
     private let group = DispatchGroup()
     private var failures: [String] = []  // touched on `queue` only
+    /// Digests known to be in the store (touched on `queue` only).
+    private var stored: Set<Digest> = []
 
     public init(storeRoot: String) throws {
         store = try LocalStore(root: storeRoot, create: false, tempTag: "w")
@@ -19,10 +21,32 @@ public final class StoreWriter: @unchecked Sendable {
     public func save(blobs: [(bytes: [UInt8], digest: Digest)], result: ActionResult?, key: ActionKey?) {
         queue.async(group: group) { [self] in
             do {
-                for blob in blobs where !store.contains(blob.digest) { try store.put(bytes: blob.bytes, digest: blob.digest) }
+                for blob in blobs where !stored.contains(blob.digest) {
+                    if !store.contains(blob.digest) { try store.put(bytes: blob.bytes, digest: blob.digest) }
+                    stored.insert(blob.digest)
+                }
                 if let result, let key { try store.store(result, for: key) }
             } catch {
                 failures.append("\(error)")
+            }
+        }
+    }
+
+    /// Keeps copies of the files a step read (its run record names them, and a replay needs
+    /// them). A file whose bytes no longer match the digest the step saw changed meanwhile:
+    /// the copy lands under its new digest and the record's blob is simply missing.
+    public func keep(files: [(path: String, digest: Digest)]) {
+        queue.async(group: group) { [self] in
+            for file in files where !stored.contains(file.digest) {
+                if store.contains(file.digest) {
+                    stored.insert(file.digest)
+                    continue
+                }
+                do {
+                    if try store.put(fileAt: file.path).sha256 == file.digest { stored.insert(file.digest) }
+                } catch {
+                    failures.append("\(error)")
+                }
             }
         }
     }

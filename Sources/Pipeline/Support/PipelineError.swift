@@ -42,6 +42,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case unknownJob = "unknown_job"
         /// A job's files disagree or cannot be read; `pipeline job doctor` explains.
         case jobCorrupt = "job_corrupt"
+        /// A pack (or other evidence) failed verification.
+        case verificationFailed = "verification_failed"
         case storeFormat = "store_format"
         case io = "io_error"
         case interrupted = "interrupted"

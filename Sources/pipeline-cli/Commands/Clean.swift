@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Pipeline
+import Rules
 
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Remove declared outputs (or, with --store, the whole store).")
@@ -29,7 +30,7 @@ struct Clean: ParsableCommand {
     func run() throws {
         let environment = Output.environment
         let workspace = try Workspace.locate(directory: directory, file: file, store: storeDirectory, environment: environment)
-        let engine = Engine(workspace: workspace, environment: environment, events: EventLog())
+        let engine = Engine(workspace: workspace, registry: BuiltinRules.registry, environment: environment, events: EventLog())
         let what = store ? "the store at \(workspace.storePath)" : "the declared outputs in \(workspace.root)"
         if !yes {
             guard isatty(0) == 1 else {

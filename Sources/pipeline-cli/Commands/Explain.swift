@@ -1,6 +1,7 @@
 import ArgumentParser
 import Executors
 import Pipeline
+import Rules
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Why a step would run now, and why it ran last time.")
@@ -12,7 +13,7 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         let environment = Output.environment
-        let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: EventLog())
+        let engine = Engine(workspace: try workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: EventLog())
         let (now, last) = try engine.explain(step, executor: LocalExecutor(handlesSignals: false))
         let nowText: String
         switch now?.status {

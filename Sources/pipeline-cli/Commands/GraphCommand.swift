@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Rules
 
 struct GraphCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "graph", abstract: "Print the step graph (dot, mermaid or json).")
@@ -16,7 +17,7 @@ struct GraphCommand: ParsableCommand {
 
     func run() throws {
         let environment = Output.environment
-        let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: EventLog())
+        let engine = Engine(workspace: try workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: EventLog())
         let (_, graph) = try engine.load()
         let selected = targets.isEmpty ? graph.order : graph.closure(of: try graph.resolve(targets: targets))
         let included = Set(selected)

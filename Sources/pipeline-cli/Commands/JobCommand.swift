@@ -1,6 +1,7 @@
 import ArgumentParser
 import Executors
 import Pipeline
+import Rules
 
 struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,15 @@ struct JobArguments: ParsableArguments {
 
     func jobID() throws -> JobID { try JobShow.parse(id) }
 
-    func store() throws -> JobStore { JobStore(storeRoot: try workspaceOptions.workspace(Output.environment).storePath) }
+    /// The jobs of the workspace's store; with `--store` (or PIPELINE_STORE), no Pipelinefile is needed.
+    func store() throws -> JobStore {
+        let environment = Output.environment
+        if workspaceOptions.directory == nil, workspaceOptions.file == nil,
+           let store = workspaceOptions.store ?? environment["PIPELINE_STORE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            return JobStore(storeRoot: Path.join(FileSystem.currentDirectory(), store))
+        }
+        return JobStore(storeRoot: try workspaceOptions.workspace(environment).storePath)
+    }
 }
 
 struct JobList: ParsableCommand {
@@ -142,7 +151,7 @@ struct JobResume: ParsableCommand {
         let environment = Output.environment
         let executor = LocalExecutor(handlesSignals: true)
         let printer = EventPrinter(json: job.json, explain: false, environment: environment)
-        let engine = Engine(workspace: try job.workspaceOptions.workspace(environment), environment: environment, events: printer)
+        let engine = Engine(workspace: try job.workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: printer)
         let report = try engine.resume(jobID, options: RunOptions(jobs: jobs ?? Run.cores), wait: !noWait,
                                        amend: amend ? reason : nil, allowEnvMismatch: allowEnvMismatch ? reason : nil, executor: executor)
         guard let failure = report.failure else { return }

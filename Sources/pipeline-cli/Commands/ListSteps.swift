@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import Rules
 
 struct ListSteps: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the steps of the Pipelinefile.")
@@ -8,7 +9,7 @@ struct ListSteps: ParsableCommand {
 
     func run() throws {
         let environment = Output.environment
-        let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: EventLog())
+        let engine = Engine(workspace: try workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: EventLog())
         let (file, graph) = try engine.load()
         if workspaceOptions.json {
             for i in graph.order {

@@ -2,13 +2,13 @@ import ArgumentParser
 import Pipeline
 
 struct PipelineCommand: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = PipelineVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
         abstract: "A declarative, content-addressed build pipeline.",
         version: "pipeline \(version)",
-        subcommands: [Run.self, ListSteps.self, GraphCommand.self, Explain.self, Clean.self, Hash.self, JobCommand.self, KeyCommand.self],
+        subcommands: [Run.self, ListSteps.self, GraphCommand.self, Explain.self, Clean.self, Hash.self, JobCommand.self, KeyCommand.self, PackCommand.self, CaptureCommand.self],
         defaultSubcommand: nil
     )
 }

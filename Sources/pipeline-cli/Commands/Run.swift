@@ -2,6 +2,7 @@ import ArgumentParser
 import Executors
 import Glibc
 import Pipeline
+import Rules
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Build targets: run what changed, restore what is cached.")
@@ -45,7 +46,7 @@ struct Run: ParsableCommand {
         let environment = Output.environment
         let executor = LocalExecutor(handlesSignals: true)
         let printer = EventPrinter(json: workspaceOptions.json, explain: explain || dryRun, environment: environment)
-        let engine = Engine(workspace: try workspaceOptions.workspace(environment), environment: environment, events: printer)
+        let engine = Engine(workspace: try workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: printer)
         let report = try engine.build(targets: targets,
                                       options: RunOptions(jobs: jobs ?? Run.cores, keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
                                       wait: !noWait, envRules: envRules.map { String($0.dropFirst(4)) }, executor: executor)
