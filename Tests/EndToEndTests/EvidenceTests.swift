@@ -54,12 +54,12 @@ final class EvidenceTests: XCTestCase {
         let inputs = try XCTUnwrap(fetch["inputs"] as? [[String: Any]])
         XCTAssertEqual(inputs.map { $0["path"] as? String }, ["src/input.txt"])
         let inputDigest = try XCTUnwrap(inputs[0]["sha256"] as? String)
-        XCTAssertTrue(f.exists(".pipeline/cas/\(inputDigest)"), "the input's bytes are kept in the store")
+        XCTAssertTrue(f.storeHas(inputDigest), "the input's bytes are kept in the store")
         let outputs = try XCTUnwrap(fetch["outputs"] as? [[String: Any]])
         XCTAssertEqual(outputs.map { $0["path"] as? String }, ["build/upper.txt"])
         for key in ["stdout", "stderr"] {
             let digest = try XCTUnwrap(fetch[key] as? String)
-            XCTAssertTrue(f.exists(".pipeline/cas/\(digest)"), "\(key) is a blob")
+            XCTAssertTrue(f.storeHas(digest), "\(key) is a blob")
         }
         XCTAssertNotNil(fetch["started_at"] as? String)
         XCTAssertNotNil(fetch["env_fingerprint"] as? String)

@@ -47,20 +47,23 @@ public struct PackBuilder {
         ]
         documents.append(("run_payload.json", payload.canonicalBytes, "payload"))
 
-        var files: [(path: String, source: String, digest: Digest)] = []
+        var files: [(path: String, source: ZipEntry.Source, digest: Digest)] = []
         let hasher = FileHasher()
         for digest in sortedBlobs {
-            let source = store.blobPath(digest)
-            guard FileSystem.exists(source) else {
+            guard let source = store.blobSource(digest) else {
                 let owner = records.first { $0.blobs.contains(digest) }?.step ?? "?"
                 throw PipelineError(.io, "blob \(digest.hex) named by the run record of step '\(owner)' is not in the store",
-                                    path: source, hint: "a pack carries every blob its records name; rerun the step to capture it again")
+                                    path: store.root, hint: "a pack carries every blob its records name; rerun the step to capture it again")
             }
-            // A blob is packed only if it still hashes to its name: a pack never carries a lie.
-            guard try hasher.fingerprint(source).sha256 == digest else {
-                throw PipelineError(.storeFormat, "blob \(digest.hex) in the store is damaged (its bytes hash differently)", path: source)
+            if let bytes = source.bytes {
+                files.append(("blobs/sha256/\(digest.hex)", .bytes(bytes), digest))
+            } else if let path = source.path {
+                // A blob is packed only if it still hashes to its name: a pack never carries a lie.
+                guard try hasher.fingerprint(path).sha256 == digest else {
+                    throw PipelineError(.storeFormat, "blob \(digest.hex) in the store is damaged (its bytes hash differently)", path: path)
+                }
+                files.append(("blobs/sha256/\(digest.hex)", .file(path), digest))
             }
-            files.append(("blobs/sha256/\(digest.hex)", source, digest))
         }
         return try write(type: .run, sourceRef: sourceRef, documents: documents, files: files, into: folder, signingKey: signingKey)
     }
@@ -91,14 +94,14 @@ public struct PackBuilder {
     // MARK: Writing
 
     private func write(type: PackManifest.PackType, sourceRef: String, documents: [(path: String, bytes: [UInt8], type: String)],
-                       files: [(path: String, source: String, digest: Digest)], into folder: String,
+                       files: [(path: String, source: ZipEntry.Source, digest: Digest)], into folder: String,
                        signingKey: SigningKey?) throws -> Output {
         var contents = documents.map { PackManifest.Entry(path: $0.path, sha256: SHA256.hash($0.bytes), type: $0.type) }
         contents += files.map { PackManifest.Entry(path: $0.path, sha256: $0.digest, type: "blob") }
         var manifest = PackManifest(producerVersion: PipelineVersion.current, packType: type, sourceRef: sourceRef, contents: contents)
         if let signingKey { manifest.sign(with: signingKey) }
         var entries = documents.map { ZipEntry(path: $0.path, source: .bytes($0.bytes)) }
-        entries += files.map { ZipEntry(path: $0.path, source: .file($0.source)) }
+        entries += files.map { ZipEntry(path: $0.path, source: $0.source) }
         entries.append(ZipEntry(path: PackManifest.fileName, source: .bytes(manifest.json.canonicalBytes)))
         let path = folder + "/pack_\(manifest.packID).zip"
         try FileSystem.makeDirectories(folder)

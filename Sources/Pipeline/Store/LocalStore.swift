@@ -4,8 +4,9 @@ import Glibc
 /// The store on disk (plain files, `.pipeline/` by default):
 ///
 ///     format                    store format version
-///     cas/<sha256>              blobs, immutable
-///     ac/<key>.json             action results (canonical JSON)
+///     store.log                 small blobs and action results, appended (see StoreLog)
+///     cas/<sha256>              blobs over 64 KiB, one file each, immutable
+///     ac/<key>.json             action results written by earlier versions (still read)
 ///     tmp/                      files being written
 ///     workspaces/<id>/          per-workspace state: step records, stat cache, lock
 public final class LocalStore: BlobStore, ActionCache {
@@ -18,11 +19,15 @@ public final class LocalStore: BlobStore, ActionCache {
     private var tempCounter = 0
     /// Tells this instance's temp files from another's in the same process.
     private let tempTag: String
+    let log: StoreLog
+    /// Blobs up to this size go into `store.log`; larger ones get a file in `cas/`.
+    public static let smallBlobLimit = 64 << 10
 
     /// Opens (creating when absent) a store, checking its format version.
     public init(root: String, create: Bool = true, tempTag: String = "") throws {
         self.root = root
         self.tempTag = tempTag
+        log = StoreLog(path: root + "/store.log")
         let formatPath = root + "/format"
         if let text = try? FileSystem.readText(formatPath) {
             let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
@@ -79,7 +84,9 @@ public final class LocalStore: BlobStore, ActionCache {
 
     // MARK: BlobStore
 
-    public func contains(_ digest: Digest) -> Bool { FileSystem.exists(blobPath(digest)) }
+    public func contains(_ digest: Digest) -> Bool {
+        log.location(of: digest, .blob) != nil || FileSystem.exists(blobPath(digest))
+    }
 
     public func put(fileAt path: String) throws -> FileFingerprint {
         let source = open(path, O_RDONLY | O_CLOEXEC)
@@ -126,8 +133,45 @@ public final class LocalStore: BlobStore, ActionCache {
     @discardableResult
     public func put(bytes: [UInt8], digest: Digest) throws -> Digest {
         if contains(digest) { return digest }
-        try commit(temp: try writeTemporary(bytes, mode: 0o444), as: digest)
+        if bytes.count <= LocalStore.smallBlobLimit {
+            try log.append([(.blob, digest, bytes)])
+        } else {
+            try commit(temp: try writeTemporary(bytes, mode: 0o444), as: digest)
+        }
         return digest
+    }
+
+    /// Stores blobs and then (when given) an action result, small ones in one append: what
+    /// a finished step leaves. A result is never visible before its blobs.
+    public func save(blobs: [(bytes: [UInt8], digest: Digest)], result: ActionResult?, key: ActionKey?) throws {
+        var records: [(kind: StoreLog.Kind, id: Digest, bytes: [UInt8])] = []
+        for blob in blobs where !contains(blob.digest) {
+            if blob.bytes.count <= LocalStore.smallBlobLimit {
+                if !records.contains(where: { $0.id == blob.digest }) { records.append((.blob, blob.digest, blob.bytes)) }
+            } else {
+                try commit(temp: try writeTemporary(blob.bytes, mode: 0o444), as: blob.digest)
+            }
+        }
+        if let result, let key { records.append((.result, key.digest, result.json.canonicalBytes)) }
+        try log.append(records)
+    }
+
+    /// How a pack (or anything streaming blobs) reads one: its bytes when small, else the
+    /// path of its file; nil when the store lacks it. Small blobs are verified here.
+    public func blobSource(_ digest: Digest) -> (bytes: [UInt8]?, path: String?)? {
+        if let bytes = logBlob(digest) { return (bytes, nil) }
+        let path = blobPath(digest)
+        return FileSystem.exists(path) ? (nil, path) : nil
+    }
+
+    /// A blob's bytes from the log, verified; nil when absent or damaged.
+    private func logBlob(_ digest: Digest) -> [UInt8]? {
+        guard let location = log.location(of: digest, .blob) else { return nil }
+        guard let bytes = log.read(location), SHA256.hash(bytes) == digest else {
+            log.forget(blob: digest)
+            return nil
+        }
+        return bytes
     }
 
     /// A new temp file in the store holding `bytes`; its path.
@@ -165,6 +209,7 @@ public final class LocalStore: BlobStore, ActionCache {
     }
 
     public func read(_ digest: Digest) throws -> [UInt8]? {
+        if let bytes = logBlob(digest) { return bytes }
         let path = blobPath(digest)
         guard FileSystem.exists(path) else { return nil }
         let bytes = try FileSystem.readFile(path)
@@ -176,6 +221,10 @@ public final class LocalStore: BlobStore, ActionCache {
     }
 
     public func copy(_ digest: Digest, to fd: Int32) throws -> Bool {
+        if let bytes = logBlob(digest) {
+            try FileSystem.writeAll(fd, bytes, path: "restored file")
+            return true
+        }
         let path = blobPath(digest)
         let source = open(path, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { return false }
@@ -223,24 +272,29 @@ public final class LocalStore: BlobStore, ActionCache {
     // MARK: ActionCache
 
     public func result(for key: ActionKey) throws -> ActionResult? {
-        let path = actionPath(key)
-        guard let bytes = try? FileSystem.readFile(path) else { return nil }
+        let bytes: [UInt8]
+        if let location = log.location(of: key.digest, .result), let logged = log.read(location) {
+            bytes = logged
+        } else if let file = try? FileSystem.readFile(actionPath(key)) {
+            bytes = file
+        } else {
+            return nil
+        }
         // A damaged entry is a miss, never an error: the action simply runs again.
         guard let json = try? JSON.parse(bytes), let result = try? ActionResult(json: json) else { return nil }
         return result
     }
 
     public func store(_ result: ActionResult, for key: ActionKey) throws {
-        let path = actionPath(key)
-        let temp = try writeTemporary(result.json.canonicalBytes + [0x0A], mode: 0o644)
-        if rename(temp, path) != 0 {
-            if errno == ENOENT {
-                try FileSystem.makeDirectories(Path.directory(of: path))
-                if rename(temp, path) == 0 { return }
-            }
-            let code = errno
-            unlink(temp)
-            throw FileSystem.ioError("cannot store action result", path, errno: code)
+        try log.append([(.result, key.digest, result.json.canonicalBytes)])
+    }
+
+    /// Every action key with a result (in the log or, from older versions, in `ac/`).
+    public func resultKeys() -> [ActionKey] {
+        var keys = Set(log.resultKeys())
+        for entry in FileSystem.list(root + "/ac") ?? [] where entry.name.hasSuffix(".json") {
+            if let digest = Digest(hex: entry.name.dropLast(5)) { keys.insert(digest) }
         }
+        return keys.sorted().map(ActionKey.init)
     }
 }

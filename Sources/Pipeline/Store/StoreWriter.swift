@@ -21,11 +21,9 @@ public final class StoreWriter: @unchecked Sendable {
     public func save(blobs: [(bytes: [UInt8], digest: Digest)], result: ActionResult?, key: ActionKey?) {
         queue.async(group: group) { [self] in
             do {
-                for blob in blobs where !stored.contains(blob.digest) {
-                    if !store.contains(blob.digest) { try store.put(bytes: blob.bytes, digest: blob.digest) }
-                    stored.insert(blob.digest)
-                }
-                if let result, let key { try store.store(result, for: key) }
+                let fresh = blobs.filter { !stored.contains($0.digest) }
+                try store.save(blobs: fresh, result: result, key: key)
+                for blob in fresh { stored.insert(blob.digest) }
             } catch {
                 failures.append("\(error)")
             }

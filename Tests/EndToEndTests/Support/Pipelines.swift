@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import XCTest
 
 /// Pipelinefiles several tests share. Every command appends its step name to the fixture's
@@ -50,11 +51,16 @@ extension Fixture {
         """)
     }
 
-    /// Paths of the action results in the store (one per cached action).
+    /// The keys of the action results in the store (one per cached action).
     func actionResults(store: String? = nil) -> [String] {
-        let folder = (store ?? root + "/.pipeline") + "/ac"
-        guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
-        return walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".json") }.sorted()
+        guard let opened = try? LocalStore(root: store ?? root + "/.pipeline", create: false) else { return [] }
+        return opened.resultKeys().map(\.description)
+    }
+
+    /// Whether the store holds a blob (in its log or as a file).
+    func storeHas(_ digest: String, store: String? = nil) -> Bool {
+        guard let opened = try? LocalStore(root: store ?? root + "/.pipeline", create: false), let digest = Digest(hex: digest) else { return false }
+        return opened.contains(digest)
     }
 }
 

@@ -47,14 +47,28 @@ final class MaterializerTests: XCTestCase {
         XCTAssertEqual(FileSystem.stat(ws.path("a/b.txt"))?.mode, 0o640)
 
         // A corrupted blob is never written out; the old file stays.
+        ws.write("a/b.txt", "old")
+        try StoreLogDamage.replace("content", with: "CONTENT", in: ws.path(".pipeline/store.log"))
+        let reopened = try LocalStore(root: ws.path(".pipeline"))
+        XCTAssertFalse(try materializer.restore(OutputFile(path: "a/b.txt", digest: digest, size: 7, mode: 0o640), from: reopened))
+        XCTAssertEqual(ws.read("a/b.txt"), "old")
+        XCTAssertFalse(reopened.contains(digest), "a corrupt blob reads as missing")
+    }
+
+    func testRestoreVerifiesABigBlobFile() throws {
+        let ws = TestWorkspace()
+        let store = try LocalStore(root: ws.path(".pipeline"))
+        let content = [UInt8](repeating: 0x61, count: LocalStore.smallBlobLimit + 10)
+        let digest = try store.put(bytes: content)
+        let materializer = Materializer(root: ws.root)
+        ws.write("big.txt", "old")
         let blob = store.blobPath(digest)
         chmod(blob, 0o644)
-        ws.write("a/b.txt", "old")
         let fd = open(blob, O_WRONLY | O_TRUNC)
         try FileSystem.writeAll(fd, Array("tampered".utf8), path: blob)
         close(fd)
-        XCTAssertFalse(try materializer.restore(OutputFile(path: "a/b.txt", digest: digest, size: 7, mode: 0o640), from: store))
-        XCTAssertEqual(ws.read("a/b.txt"), "old")
-        XCTAssertFalse(store.contains(digest), "a corrupt blob is removed")
+        XCTAssertFalse(try materializer.restore(OutputFile(path: "big.txt", digest: digest, size: UInt64(content.count), mode: 0o644), from: store))
+        XCTAssertEqual(ws.read("big.txt"), "old")
+        XCTAssertFalse(store.contains(digest), "a corrupt blob file is removed")
     }
 }

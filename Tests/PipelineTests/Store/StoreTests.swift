@@ -24,8 +24,12 @@ final class StoreTests: XCTestCase {
         let store = try LocalStore(root: ws.path(".pipeline"))
         let key = ActionKey(SHA256.hash("key"))
         try store.store(ActionResult(files: []), for: key)
-        try Materializer.writeAtomically(Array("{\"schema_id\":".utf8), to: store.actionPath(key))
-        XCTAssertNil(try store.result(for: key))
+        try StoreLogDamage.replace("\"schema_id\"", with: "\"schema_xx\"", in: ws.path(".pipeline/store.log"))
+        XCTAssertNil(try LocalStore(root: ws.path(".pipeline")).result(for: key), "read by another process")
+        // An entry from an older version (a file in ac/) that is damaged is a miss too.
+        let old = ActionKey(SHA256.hash("old"))
+        try Materializer.writeAtomically(Array("{\"schema_id\":".utf8), to: store.actionPath(old))
+        XCTAssertNil(try store.result(for: old))
     }
 
     func testFormatVersionMismatchIsAClearError() throws {
@@ -93,3 +97,55 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(StepRecords(path: ws.path("steps"))["a"], record)
     }
 }
+
+/// Damages bytes inside the store log in place (same length), as a disk or a person might.
+enum StoreLogDamage {
+    static func replace(_ text: String, with replacement: String, in path: String) throws {
+        precondition(text.utf8.count == replacement.utf8.count)
+        var bytes = try FileSystem.readFile(path)
+        let needle = Array(text.utf8)
+        guard let start = (0...(bytes.count - needle.count)).first(where: { bytes[$0..<$0 + needle.count].elementsEqual(needle) }) else {
+            throw PipelineError(.internalError, "'\(text)' is not in \(path)")
+        }
+        bytes.replaceSubrange(start..<start + needle.count, with: Array(replacement.utf8))
+        try Materializer.writeAtomically(bytes, to: path)
+    }
+}
+
+final class StoreLogTests: XCTestCase {
+    func testBlobsAndResultsSurviveReopeningAndAnotherWriter() throws {
+        let ws = TestWorkspace()
+        let a = try LocalStore(root: ws.path(".pipeline"))
+        let b = try LocalStore(root: ws.path(".pipeline"))
+        let small = try a.put(bytes: Array("small".utf8))
+        let big = try a.put(bytes: [UInt8](repeating: 7, count: LocalStore.smallBlobLimit + 1))
+        XCTAssertTrue(FileSystem.exists(a.blobPath(big)), "a big blob is a file")
+        XCTAssertFalse(FileSystem.exists(a.blobPath(small)), "a small blob lives in the log")
+        let key = ActionKey(SHA256.hash("k"))
+        try b.save(blobs: [(Array("from b".utf8), SHA256.hash("from b"))], result: ActionResult(files: [], exitCode: 0), key: key)
+        // Each instance sees what the other appended.
+        XCTAssertEqual(try a.read(SHA256.hash("from b")), Array("from b".utf8))
+        XCTAssertNotNil(try a.result(for: key))
+        XCTAssertEqual(try b.read(small), Array("small".utf8))
+        XCTAssertEqual(try LocalStore(root: ws.path(".pipeline")).resultKeys(), [key])
+    }
+
+    func testATornTailIsCutByTheNextWriterAndNothingBeforeItIsLost() throws {
+        let ws = TestWorkspace()
+        let store = try LocalStore(root: ws.path(".pipeline"))
+        let first = try store.put(bytes: Array("first".utf8))
+        // A crash in the middle of a record.
+        let fd = open(ws.path(".pipeline/store.log"), O_WRONLY | O_APPEND)
+        try FileSystem.writeAll(fd, Array("B \(SHA256.hash("torn").hex) 100\npartial".utf8), path: "log")
+        close(fd)
+        let next = try LocalStore(root: ws.path(".pipeline"))
+        XCTAssertFalse(next.contains(SHA256.hash("torn")))
+        let second = try next.put(bytes: Array("second".utf8))
+        let fresh = try LocalStore(root: ws.path(".pipeline"))
+        XCTAssertEqual(try fresh.read(first), Array("first".utf8))
+        XCTAssertEqual(try fresh.read(second), Array("second".utf8))
+        let text = try FileSystem.readText(ws.path(".pipeline/store.log"))
+        XCTAssertFalse(text.contains("partial"), "the torn record was cut")
+    }
+}
+
