@@ -381,6 +381,7 @@ class HashResult:
     verify: Fig = field(default_factory=Fig)
     verify_openssl: Fig = field(default_factory=Fig)
     verify_rss_kib: int | None = None
+    verify_small_rss_kib: int | None = None  # the same command on a 2 KiB pack (tck/v1)
     pack_bytes: int | None = None
 
 
@@ -473,6 +474,9 @@ def measure_verify(res: HashResult, data: Path, pipeline: str, openssl: str, bas
             raise RunError(f"{argv[0]} {argv[1]}: exit {os.waitstatus_to_exitcode(status)}")
         return dt, usage.ru_maxrss
 
+    small = Path(__file__).resolve().parent.parent / "tck" / "v1" / "packs" / "valid_run.zip"
+    if small.exists():
+        res.verify_small_rss_kib = timed([pipeline, "pack", "verify", str(small)])[1]
     for _ in range(REPEAT):
         dt, _ = timed([openssl, "dgst", "-sha256", pack])
         res.verify_openssl.runs.append(dt)
@@ -706,6 +710,9 @@ def report(graphs, dvc_res, dvc_peers, startup, hash_res, pipeline, pipeline_ver
               f"| `openssl dgst -sha256 pack.zip` | {fmt_t(vo)} | {'n/a' if not vo else f'{size / vo:.2f} GiB/s'} | |",
               f"| `pipeline pack verify pack.zip` | {fmt_t(vp)} | {'n/a' if not vp else f'{size / vp:.2f} GiB/s'} "
               f"| {'n/a' if hash_res.verify_rss_kib is None else f'{hash_res.verify_rss_kib / 1024:.1f} MiB'} |", ""]
+        if hash_res.verify_small_rss_kib:
+            L.append(f"- peak RSS of the same command on a {(Path(__file__).resolve().parent.parent / 'tck/v1/packs/valid_run.zip').stat().st_size} byte pack: "
+                     f"{hash_res.verify_small_rss_kib / 1024:.1f} MiB (memory does not grow with the pack)")
         if hash_res.verify.error:
             L.append(f"- verify: `{hash_res.verify.error}`")
         vshare = (vo / vp) if (vo and vp) else None

@@ -223,6 +223,13 @@ final class EvidenceTests: XCTestCase {
         XCTAssertEqual(JSONLines(strictUnsigned.stdout).of("pipeline.pack_verify").first?["signature"] as? String, "missing")
         XCTAssertEqual(JSONLines(strictUnsigned.stdout).of("pipeline.error").first?["error_code"] as? String, "verification_failed")
         assertExit(f.run(["pack", "verify", paths[0], "--require-signature"]), 2)
+        // The zip bomb guards: a cap per entry and in total.
+        let capped = f.run(["pack", "verify", paths[0], "--max-entry-size", "16", "--json"])
+        assertExit(capped, 2)
+        XCTAssertEqual((JSONLines(capped.stdout).of("pipeline.pack_verify").first?["problems"] as? [[String: Any]])?.first?["code"] as? String,
+                       "limit_exceeded", capped.transcript)
+        assertExit(f.run(["pack", "verify", paths[0], "--max-total-size", "1K"]), 2)
+        assertExit(f.run(["pack", "verify", paths[0], "--max-total-size", "lots"]), 6)
 
         // Inspect is deterministic; diff says same/different with exit 0/2.
         let inspectA = f.run(["pack", "inspect", paths[0], "--json"])

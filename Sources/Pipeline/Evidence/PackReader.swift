@@ -16,6 +16,8 @@ public struct PackContents: Sendable {
     public var documents: [String: [UInt8]] = [:]
     /// A damaged entry or a cap exceeded, found while reading; what was read before stands.
     public var readFailure: String?
+    /// `limit_exceeded` (a size or count cap: a zip bomb guard) or `unreadable_entry`.
+    public var readFailureCode = "unreadable_entry"
     public var totalBytes: UInt64 = 0
 }
 
@@ -74,6 +76,7 @@ public enum PackReader {
                 throw PipelineError(.invalidInput, "\(path) is not a readable zip: \(failure.text)", path: path)
             }
             contents.readFailure = failure.text
+            if case .limit = failure { contents.readFailureCode = "limit_exceeded" }
         }
         return contents
     }

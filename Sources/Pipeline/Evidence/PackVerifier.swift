@@ -75,13 +75,18 @@ public struct PackVerifier {
         func problem(_ code: String, _ message: String, path: String? = nil) {
             report.problems.append(Problem(code: code, message: message, path: path))
         }
+        if contents.readFailureCode == "limit_exceeded", contents.documents[PackManifest.fileName] == nil {
+            // Refused by a cap before the manifest was read: a failed check, not unreadable input.
+            problem(contents.readFailureCode, contents.readFailure ?? "a size cap was exceeded")
+            return report
+        }
         guard let manifestBytes = contents.documents[PackManifest.fileName] else {
             throw PipelineError(.invalidInput, "\(file) has no \(PackManifest.fileName): not a pipeline pack", path: file)
         }
         guard let manifest = try? JSON.parse(manifestBytes), manifest.objectValue != nil else {
             throw PipelineError(.invalidInput, "\(file): \(PackManifest.fileName) is not a JSON object", path: file)
         }
-        if let failure = contents.readFailure { problem("unreadable_entry", failure) }
+        if let failure = contents.readFailure { problem(contents.readFailureCode, failure) }
         report.packID = manifest["pack_id"]?.stringValue
         report.packType = manifest["pack_type"]?.stringValue
         report.sourceRef = manifest["source_ref"]?.stringValue

@@ -32,6 +32,26 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.init(bytes: out)
     }
 
+    /// Parses 64 hex digits at `start` of a byte buffer, without allocating (log indexing).
+    public init?(hexDigits buffer: UnsafeRawBufferPointer, at start: Int) {
+        guard start >= 0, start + 64 <= buffer.count else { return nil }
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for w in 0..<4 {
+            var v: UInt64 = 0
+            for k in 0..<16 {
+                guard let n = Digest.nibble(buffer[start + w * 16 + k]) else { return nil }
+                v = v << 4 | UInt64(n)
+            }
+            switch w {
+            case 0: words.0 = v
+            case 1: words.1 = v
+            case 2: words.2 = v
+            default: words.3 = v
+            }
+        }
+        (w0, w1, w2, w3) = words
+    }
+
     static func nibble(_ c: UInt8) -> UInt8? {
         switch c {
         case 0x30...0x39: return c - 0x30

@@ -85,15 +85,14 @@ final class StoreLog {
         guard fstat(fd, &st) == 0 else { return true }
         let end = Int64(st.st_size)
         guard end > scanned else { return end == scanned }
-        var tail = [UInt8](repeating: 0, count: Int(end - scanned))
-        var done = 0
-        while done < tail.count {
-            let n = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(scanned) + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            done += n
-        }
-        if done < tail.count { tail.removeLast(tail.count - done) }
+        // Map the new tail instead of reading it: indexing touches the headers, and a read
+        // would zero-fill and copy every byte of a log that may hold tens of megabytes.
+        let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
+        let base = scanned - scanned % page
+        let length = Int(end - base)
+        guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, off_t(base)), mapped != MAP_FAILED else { return true }
+        defer { munmap(mapped, length) }
+        let tail = UnsafeRawBufferPointer(start: mapped + Int(scanned - base), count: Int(end - scanned))
         var i = 0
         while i < tail.count {
             guard let (kind, id, size, payload) = StoreLog.header(tail, at: i), payload + size < tail.count, tail[payload + size] == 0x0A
@@ -107,9 +106,9 @@ final class StoreLog {
     }
 
     /// Parses `K <64 hex> <size>\n` at `i`: the kind, id, payload size and payload start.
-    static func header(_ bytes: [UInt8], at i: Int) -> (Kind, Digest, Int, Int)? {
+    static func header(_ bytes: UnsafeRawBufferPointer, at i: Int) -> (Kind, Digest, Int, Int)? {
         guard i + 68 < bytes.count, let kind = Kind(rawValue: bytes[i]), bytes[i + 1] == 0x20, bytes[i + 66] == 0x20,
-              let id = Digest(hex: String(decoding: bytes[(i + 2)..<(i + 66)], as: UTF8.self))
+              let id = Digest(hexDigits: bytes, at: i + 2)
         else { return nil }
         var size = 0
         var j = i + 67

@@ -75,6 +75,12 @@ struct PackVerify: ParsableCommand {
     @Option(help: "Environment variable holding the public key (base64).")
     var publicKeyEnv: String?
 
+    @Option(help: "Refuse an entry larger than this (a zip bomb guard; like 512M or 8GiB; default 8GiB).")
+    var maxEntrySize: String?
+
+    @Option(help: "Refuse a pack holding more than this in all (default 64GiB).")
+    var maxTotalSize: String?
+
     @Flag(help: "Print the report as one JSON line on stdout.")
     var json = false
 
@@ -83,7 +89,17 @@ struct PackVerify: ParsableCommand {
             throw PipelineError(.invalidInput, "--profile must be standard or strict, not '\(self.profile)'")
         }
         let key = try KeyArguments.publicKey(file: publicKey, variable: publicKeyEnv, environment: Output.environment)
-        let verifier = PackVerifier(profile: profile, requireSignature: requireSignature, publicKey: key)
+        func size(_ text: String?, _ flag: String, default value: UInt64) throws -> UInt64 {
+            guard let text else { return value }
+            guard let bytes = ByteCount.parse(text), bytes > 0 else {
+                throw PipelineError(.invalidInput, "\(flag) takes a size like 512M or 8GiB, not '\(text)'")
+            }
+            return bytes
+        }
+        var limits = ZipLimits()
+        limits.maxEntrySize = try size(maxEntrySize, "--max-entry-size", default: limits.maxEntrySize)
+        limits.maxTotalSize = try size(maxTotalSize, "--max-total-size", default: limits.maxTotalSize)
+        let verifier = PackVerifier(profile: profile, requireSignature: requireSignature, publicKey: key, limits: limits)
         let report = try verifier.verify(file)
         if json {
             Output.line(report.json.canonicalString)

@@ -68,3 +68,15 @@ final class EvidenceUnitTests: XCTestCase {
         for good in ["a", "blobs/sha256/ab", "runs/0001_x.json", "é/ü"] { XCTAssertNil(PackVerifier.unsafe(good), good) }
     }
 }
+
+final class ByteCountTests: XCTestCase {
+    func testSizesAsPeopleWriteThem() {
+        XCTAssertEqual(ByteCount.parse("1048576"), 1_048_576)
+        XCTAssertEqual(ByteCount.parse("512K"), 512 * 1024)
+        XCTAssertEqual(ByteCount.parse("64KiB"), 64 * 1024)
+        XCTAssertEqual(ByteCount.parse("10GiB"), 10 << 30)
+        XCTAssertEqual(ByteCount.parse("2GB"), 2_000_000_000)
+        XCTAssertEqual(ByteCount.parse("1.5G"), 3 << 29)
+        for bad in ["", "x", "10 parsecs", "-1", "1e3"] { XCTAssertNil(ByteCount.parse(bad), bad) }
+    }
+}
