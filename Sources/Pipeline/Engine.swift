@@ -13,6 +13,10 @@ public struct BuildReport: Sendable {
 public final class Engine {
     public let workspace: Workspace
     public var registry: RuleRegistry
+    /// What `use: replay` steps may do in this run (stub unless every interlock was given).
+    public var replayPolicy: ReplayPolicy = .stub
+    /// Executors for rules that run commands of their own.
+    public var makeExecutor: (@Sendable () -> any Executor)?
     public let environment: [String: String]
     public let events: EventSink
 
@@ -39,7 +43,8 @@ public final class Engine {
         let bytes = try FileSystem.readFile(workspace.pipelinefile)
         let digest = SHA256.hash(bytes)
         let planPath = LocalStore.workspaceStatePath(store: workspace.storePath, workspaceRoot: workspace.root) + "/plan"
-        let rules = registry.knownNames
+        // Rule versions and the producer version: a new binary may read the same file differently.
+        let rules = registry.knownNames.map { "\($0)@\(registry.version(of: $0))" } + [PipelineVersion.current]
         if let cached = PlanCache.load(path: planPath, digest: digest, displayPath: workspace.displayPath, rules: rules) {
             loaded = cached
             return cached
@@ -279,7 +284,7 @@ public final class Engine {
         // Progress checkpoints go through the job's open session.
         let recorder = session.map { JobRecorder(next: events, session: $0, actor: actor) }
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder ?? events)
-        scheduler.ruleSetting = (workspace.storePath, session?.id)
+        scheduler.ruleSetting = RuleSetting(storePath: workspace.storePath, job: session?.id, replayPolicy: replayPolicy, makeExecutor: makeExecutor)
         let scheduled = pl_monotonic_ns()
         let summary: RunSummary
         summary = try scheduler.run(selected, options: options)

@@ -7,6 +7,7 @@ public enum BuiltinRules {
         registry.register(CaptureRule())
         registry.register(PackRule())
         registry.register(SignRule())
+        registry.register(ReplayRule())
         return registry
     }
 }

@@ -22,6 +22,7 @@ enum ExitStatus {
         case .approvalRequired: return approvalRequired
         case .policyRefused: return refusedByPolicy
         case .verificationFailed: return verificationFailed
+        case .notReproduced: return notReproduced
         case .stepFailed, .leaseConflict, .storeFormat, .io, .internalError, .jobCorrupt: return failure
         }
     }
@@ -35,6 +36,7 @@ enum ExitStatus {
         case .approvalRequired: return "approval"
         case .policyRefused: return "policy"
         case .verificationFailed: return "verification"
+        case .notReproduced: return "replay"
         case .stepFailed: return "step_failed"
         case .leaseConflict: return "contention"
         case .storeFormat, .jobCorrupt: return "store"

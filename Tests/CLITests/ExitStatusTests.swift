@@ -11,7 +11,7 @@ final class ExitStatusTests: XCTestCase {
             .missingInput: 7, .programNotFound: 7,
             .stepFailed: 1, .leaseConflict: 1, .storeFormat: 1, .io: 1, .internalError: 1, .jobCorrupt: 1,
             .pathEscapes: 8, .confirmationRequired: 8,
-            .interrupted: 130, .approvalRequired: 4, .policyRefused: 3, .verificationFailed: 2,
+            .interrupted: 130, .approvalRequired: 4, .policyRefused: 3, .verificationFailed: 2, .notReproduced: 5,
         ]
         XCTAssertEqual(Set(expected.keys), Set(PipelineError.Code.allCases), "every code is pinned")
         for (code, status) in expected { XCTAssertEqual(ExitStatus.of(code), status, "\(code)") }

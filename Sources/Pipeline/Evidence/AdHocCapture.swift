@@ -81,7 +81,7 @@ public struct AdHocCapture {
         rebuilder.writer = try StoreWriter(storeRoot: request.storePath)
         let recorder = JobRecorder(next: events, session: session, actor: actor)
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder)
-        scheduler.ruleSetting = (request.storePath, job.id)
+        scheduler.ruleSetting = RuleSetting(storePath: request.storePath, job: job.id)
         let summary = try scheduler.run([0], options: RunOptions(jobs: 1, force: [request.name]))
         let failures = rebuilder.writer?.finish() ?? []
         if let failure = recorder.failure ?? failures.first.map({ PipelineError(.io, $0) }) { throw failure }

@@ -19,9 +19,9 @@ public enum EmbeddedSchemas {
     "error_code": {
       "enum": ["invalid_input", "unknown_step", "dependency_cycle", "rule_unavailable", "missing_input", "program_not_found",
                "step_failed", "path_escapes", "confirmation_required", "lease_conflict", "store_format", "io_error",
-               "interrupted", "internal_error", "invalid_transition", "unknown_job", "job_corrupt", "approval_required", "policy_refused", "verification_failed"]
+               "interrupted", "internal_error", "invalid_transition", "unknown_job", "job_corrupt", "approval_required", "policy_refused", "verification_failed", "not_reproduced"]
     },
-    "category": { "enum": ["invalid_input", "missing_dependency", "unsafe", "interrupted", "step_failed", "contention", "store", "internal", "approval", "policy", "verification"] },
+    "category": { "enum": ["invalid_input", "missing_dependency", "unsafe", "interrupted", "step_failed", "contention", "store", "internal", "approval", "policy", "verification", "replay"] },
     "message": { "type": "string" },
     "exit_code": { "enum": [1, 2, 3, 4, 5, 6, 7, 8, 130] },
     "retryable": { "type": "boolean" },
@@ -215,6 +215,63 @@ public enum EmbeddedSchemas {
     "schema_version": { "const": "1.0.0" },
     "job": { "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" },
     "steps": { "type": "array", "items": { "type": "string" } }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/replay.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.replay/1.0.0",
+  "title": "pipeline.replay",
+  "description": "The report of `pipeline replay --json`: one item per replayed step, in build order. Deterministic: no times, no scratch paths. Exit 0 all verified or reproduced, 2 results missing, 5 a step differs or failed.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "source", "mode", "allowed_tools", "steps", "counts", "ok"],
+  "properties": {
+    "schema_id": { "const": "pipeline.replay" },
+    "schema_version": { "const": "1.0.0" },
+    "source": { "type": "string", "description": "job:<id>, pack:<source_ref> or step:<name> (use: replay)" },
+    "mode": { "enum": ["stub", "real"] },
+    "allowed_tools": { "type": "array", "items": { "type": "string" } },
+    "steps": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["step", "status", "tool", "needs", "changed", "missing"],
+        "properties": {
+          "step": { "type": "string" },
+          "status": { "enum": ["verified", "reproduced", "differs", "stubbed", "missing_result", "failed"] },
+          "tool": { "type": "string" },
+          "needs": { "type": "array", "items": { "type": "string" } },
+          "changed": {
+            "type": "array",
+            "description": "Outputs whose bytes differ, in pack diff's format: a = recorded, b = replayed.",
+            "items": {
+              "type": "object", "required": ["path", "a_sha256", "b_sha256"],
+              "properties": {
+                "path": { "type": "string" },
+                "a_sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+                "b_sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" }
+              },
+              "additionalProperties": false
+            }
+          },
+          "missing": {
+            "type": "array",
+            "items": {
+              "type": "object", "required": ["path", "sha256"],
+              "properties": { "path": { "type": "string" }, "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" } },
+              "additionalProperties": false
+            }
+          },
+          "message": { "type": "string" }
+        },
+        "additionalProperties": false
+      }
+    },
+    "counts": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 } },
+    "ok": { "type": "boolean" }
   },
   "additionalProperties": false
 }

@@ -188,6 +188,7 @@ public struct PipelinefileParser {
         step.env = stepEnv
         if case .use(let rule, let with) = step.action, let implementation = registry.rule(named: rule) {
             let location = withNode?.location ?? step.actionLocation
+            if !type(of: implementation).cacheable { step.cache = false }
             let implied: (inputs: [String], outputs: [String])
             do {
                 implied = try implementation.declare(with, step: name)

@@ -1,7 +1,7 @@
 /// A validated Pipelinefile and its graph, kept in binary beside the workspace state and
 /// keyed by the file's digest: a run whose Pipelinefile did not change skips YAML entirely.
 public enum PlanCache {
-    static let magic = "PLPLAN02"
+    static let magic = "PLPLAN03"
 
     /// The cached plan, if `path` holds one for exactly these bytes and display name.
     public static func load(path: String, digest: Digest, displayPath: String, rules: [String]) -> (file: Pipelinefile, graph: Graph)? {

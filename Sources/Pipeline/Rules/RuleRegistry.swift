@@ -1,3 +1,20 @@
+/// What a run gives every rule besides its step: the store, the job, and what the caller
+/// allowed (real replay needs every interlock on the `pipeline run` command line).
+public struct RuleSetting: Sendable {
+    public var storePath: String
+    public var job: JobID?
+    public var replayPolicy: ReplayPolicy
+    /// A fresh executor for rules that run commands of their own (real replay).
+    public var makeExecutor: (@Sendable () -> any Executor)?
+
+    public init(storePath: String, job: JobID?, replayPolicy: ReplayPolicy = .stub, makeExecutor: (@Sendable () -> any Executor)? = nil) {
+        self.storePath = storePath
+        self.job = job
+        self.replayPolicy = replayPolicy
+        self.makeExecutor = makeExecutor
+    }
+}
+
 /// What a built-in rule gets when it runs in-process.
 public struct RuleContext: Sendable {
     public var step: Step
@@ -13,6 +30,8 @@ public struct RuleContext: Sendable {
     /// The run records of every step this one needs, directly or not, in build order: how
     /// each produced the outputs this step sees (from this run, or from the cache).
     public var records: [RunRecord]
+    public var replayPolicy: ReplayPolicy = .stub
+    public var makeExecutor: (@Sendable () -> any Executor)?
 
     public init(step: Step, with: JSON, workspaceRoot: String, storePath: String, job: JobID?, environment: [String: String],
                 inputs: [(path: String, digest: Digest)], records: [RunRecord]) {
@@ -37,12 +56,16 @@ public protocol Rule: Sendable {
     func declare(_ with: JSON, step: String) throws -> (inputs: [String], outputs: [String])
     /// A rule that runs a command (`capture`) returns it; the scheduler runs it like `run:`.
     func command(_ with: JSON) -> Command?
+    /// false for a rule whose outcome depends on more than its key (replay checks the store
+    /// and the machine's tools): such a step runs every time it is asked for.
+    static var cacheable: Bool { get }
     /// Does the work in-process; returns lines for the step's log.
     func run(_ context: RuleContext) throws -> [String]
 }
 
 extension Rule {
     public func command(_ with: JSON) -> Command? { nil }
+    public static var cacheable: Bool { true }
 }
 
 /// Every built-in kind the design names, known to the parser even before it is implemented,

@@ -43,7 +43,7 @@ public final class Scheduler {
     }
 
     /// What the scheduler passes to rules: the store, the job, the caller's environment.
-    public var ruleSetting: (storePath: String, job: JobID?)?
+    public var ruleSetting: RuleSetting?
 
     private var status: [StepStatus?] = []
     private var produced: [String: Digest] = [:]
@@ -72,6 +72,10 @@ public final class Scheduler {
         if failureCodes.isEmpty { return awaiting.isEmpty ? nil : .approvalRequired }
         // (a paused run is not a failure: see RunSummary.paused)
         if failureCodes.allSatisfy({ $0 == .programNotFound || $0 == .missingInput }) { return failureCodes[0] }
+        // Only replays that did not reproduce (or lacked results): say so in the exit status.
+        if failureCodes.allSatisfy({ $0 == .notReproduced || $0 == .verificationFailed }) {
+            return failureCodes.contains(.verificationFailed) ? .verificationFailed : .notReproduced
+        }
         return failureCodes.first { $0 == .pathEscapes } ?? .stepFailed
     }
 
@@ -431,8 +435,11 @@ public final class Scheduler {
             }
         }
         guard case .use(_, let with) = step.action else { preconditionFailure("a rule step") }
-        return RuleContext(step: step, with: with, workspaceRoot: rebuilder.root, storePath: ruleSetting?.storePath ?? "",
-                           job: ruleSetting?.job, environment: rebuilder.callerEnvironment, inputs: description.inputs, records: records)
+        var context = RuleContext(step: step, with: with, workspaceRoot: rebuilder.root, storePath: ruleSetting?.storePath ?? "",
+                                  job: ruleSetting?.job, environment: rebuilder.callerEnvironment, inputs: description.inputs, records: records)
+        context.replayPolicy = ruleSetting?.replayPolicy ?? .stub
+        context.makeExecutor = ruleSetting?.makeExecutor
+        return context
     }
 
     /// Keeps in the store the files an executed step read that no step produced (sources):

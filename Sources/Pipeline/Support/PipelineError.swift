@@ -44,6 +44,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
         case jobCorrupt = "job_corrupt"
         /// A pack (or other evidence) failed verification.
         case verificationFailed = "verification_failed"
+        /// A replayed step did not reproduce its recorded outputs.
+        case notReproduced = "not_reproduced"
         case storeFormat = "store_format"
         case io = "io_error"
         case interrupted = "interrupted"

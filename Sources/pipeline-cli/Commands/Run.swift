@@ -33,6 +33,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("env-rule"), help: "Add env:NAME to the job's environment fingerprint (repeatable).")
     var envRules: [String] = []
 
+    @OptionGroup(title: "Real replay for `use: replay` steps (all four interlocks, with PIPELINE_ALLOW_REAL_REPLAY=1)")
+    var replay: ReplayInterlocks
+
     static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     func validate() throws {
@@ -47,6 +50,8 @@ struct Run: ParsableCommand {
         let executor = LocalExecutor(handlesSignals: true)
         let printer = EventPrinter(json: workspaceOptions.json, explain: explain || dryRun, environment: environment)
         let engine = Engine(workspace: try workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: printer)
+        engine.replayPolicy = try replay.policy(environment)
+        engine.makeExecutor = { LocalExecutor(handlesSignals: false) }
         let report = try engine.build(targets: targets,
                                       options: RunOptions(jobs: jobs ?? Run.cores, keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
                                       wait: !noWait, envRules: envRules.map { String($0.dropFirst(4)) }, executor: executor)

@@ -80,3 +80,28 @@ final class ByteCountTests: XCTestCase {
         for bad in ["", "x", "10 parsecs", "-1", "1e3"] { XCTAssertNil(ByteCount.parse(bad), bad) }
     }
 }
+
+final class ReplayPolicyTests: XCTestCase {
+    func testToolIsTheProgramBasenameAfterAssignments() {
+        XCTAssertEqual(ReplayPolicy.tool(of: .argv(["/usr/bin/cc", "-c"])), "cc")
+        XCTAssertEqual(ReplayPolicy.tool(of: .shell("CC=gcc LANG=C make -j2")), "make")
+        XCTAssertEqual(ReplayPolicy.tool(of: .shell("  /bin/tr a-z A-Z < x")), "tr")
+        XCTAssertEqual(ReplayPolicy.tool(of: .shell("=x echo")), "=x")
+    }
+
+    func testEveryInterlockIsNeededAndTheMissingOnesAreNamed() throws {
+        XCTAssertEqual(try ReplayPolicy.from(realTools: false, unsafeRealTools: false, allowTools: [], environment: [:]), .stub)
+        let ok = try ReplayPolicy.from(realTools: true, unsafeRealTools: true, allowTools: ["cc, make", "tr"],
+                                       environment: ["PIPELINE_ALLOW_REAL_REPLAY": "1"])
+        XCTAssertEqual(ok.allowedTools, ["cc", "make", "tr"])
+        XCTAssertTrue(ok.allows(.shell("make all")))
+        XCTAssertFalse(ok.allows(.shell("rm -rf /")))
+        XCTAssertEqual(ok.narrowed(to: ["tr", "sh"]).allowedTools, ["tr"], "a Pipelinefile narrows, never widens")
+        XCTAssertThrowsError(try ReplayPolicy.from(realTools: true, unsafeRealTools: false, allowTools: ["x"], environment: [:])) { error in
+            let message = (error as? PipelineError)?.message ?? ""
+            XCTAssertTrue(message.contains("--unsafe-real-tools") && message.contains("PIPELINE_ALLOW_REAL_REPLAY=1"), message)
+            XCTAssertFalse(message.contains("--real-tools,"), message)
+            XCTAssertEqual((error as? PipelineError)?.code, .confirmationRequired)
+        }
+    }
+}
