@@ -216,7 +216,10 @@ public final class Engine {
             path: state + "/lock", wait: wait,
             waiting: { [events] holder in events.emit(.waitingForLock(holder: holder)) },
             interrupted: { executor.interruptRequested() })
-        defer { withExtendedLifetime(lock) {} }
+        // Shared with other builds, exclusive against `pipeline gc`.
+        let storeLock = try StoreLock(storeRoot: workspace.storePath, exclusive: false, wait: wait,
+                                      waiting: { [events] in events.emit(.warning("waiting for pipeline gc to finish with the store")) })
+        defer { withExtendedLifetime(lock) {}; withExtendedLifetime(storeLock) {} }
 
         let noopPath = state + "/noop"
         var recording = false

@@ -69,6 +69,8 @@ public struct AdHocCapture {
                         location: SourceLocation(file: "pipeline capture", line: 1, column: 1))
         let graph = try Graph(steps: [step])
         let store = try LocalStore(root: request.storePath)
+        let storeLock = try StoreLock(storeRoot: request.storePath, exclusive: false)
+        defer { withExtendedLifetime(storeLock) {} }
         let jobs = JobStore(storeRoot: request.storePath)
         let job = try jobs.create(targets: [request.name], actor: actor, payload: ["capture": .bool(true)])
         events.emit(.jobStarted(job.id))

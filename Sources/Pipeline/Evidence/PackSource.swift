@@ -28,6 +28,8 @@ public struct PackSource: Sendable {
     /// Builds a pack of this job into `folder`; the path of the pack.
     public func build(_ type: PackManifest.PackType, into folder: String, signingKey: SigningKey?) throws -> PackBuilder.Output {
         let store = try LocalStore(root: storePath, create: false)
+        let storeLock = try StoreLock(storeRoot: storePath, exclusive: false)
+        defer { withExtendedLifetime(storeLock) {} }
         let builder = PackBuilder(store: store, jobs: JobStore(storeRoot: storePath))
         switch type {
         case .run: return try builder.runPack(job: job, into: folder, signingKey: signingKey)

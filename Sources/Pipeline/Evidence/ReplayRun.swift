@@ -29,6 +29,8 @@ public struct ReplayRun {
         }
         var scratch: String?
         var blobFolder: String?
+        var storeLock: StoreLock?
+        defer { withExtendedLifetime(storeLock) {} }
         defer {
             if let blobFolder { try? FileSystem.remove(blobFolder) }
             if let scratch, !keep { try? FileSystem.remove(scratch) }
@@ -42,6 +44,7 @@ public struct ReplayRun {
         } else {
             let job = try PackSource.resolve(source, storePath: storePath)
             let store = try LocalStore(root: job.storePath, create: false)
+            storeLock = try StoreLock(storeRoot: job.storePath, exclusive: false)
             let records = try JobStore(storeRoot: job.storePath).runs(job.job)
             replayer = Replayer(source: "job:\(job.job)", records: records, blobs: store, policy: policy, environment: environment)
         }

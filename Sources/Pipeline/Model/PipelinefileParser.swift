@@ -295,7 +295,14 @@ public struct PipelinefileParser {
             guard let text = valueNode.scalar, !valueNode.isNull else {
                 throw PipelineError(.invalidInput, "'\(key.scalar ?? "")' in 'retention' must be a value, found \(describe(valueNode))", location: valueNode.location)
             }
-            result[key.scalar ?? ""] = text
+            let name = key.scalar ?? ""
+            result[name] = text
+            // Bad values are errors here, with their place, not when gc runs.
+            do {
+                _ = try RetentionPolicy([name: text])
+            } catch let error as PipelineError {
+                throw PipelineError(.invalidInput, "'retention': " + error.message, location: valueNode.location)
+            }
         }
         return result
     }

@@ -314,7 +314,14 @@ public final class Rebuilder {
         return record
     }
 
+    /// Results restored in this run: their last use is recorded at the end (one append).
+    public var restoredKeys: [ActionKey] = []
+
     public func save() throws {
+        if !restoredKeys.isEmpty, let local = store as? LocalStore {
+            try? local.touch(restoredKeys)
+            restoredKeys = []
+        }
         try flushRestores()
         try statCache.save()
         try records.save()

@@ -253,6 +253,7 @@ public final class Scheduler {
             return StepOutcome(step: step.name, status: .upToDate)
         case .restore(let result, let reason):
             if try rebuilder.restore(result) {
+                rebuilder.restoredKeys.append(key)
                 rebuilder.record(step, key: key, status: .restored, reason: reason.description, description: description, result: result)
                 publish(i, result)
                 return StepOutcome(step: step.name, status: .restored, reason: reason)

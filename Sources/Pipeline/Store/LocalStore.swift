@@ -289,6 +289,63 @@ public final class LocalStore: BlobStore, ActionCache {
         try log.append([(.result, key.digest, result.json.canonicalBytes)])
     }
 
+    /// Records that these results were used (restored) now, for retention's least-recently-
+    /// used order. One append for all of them.
+    public func touch(_ keys: [ActionKey]) throws {
+        try log.append(keys.map { (.use, $0.digest, []) })
+    }
+
+    /// What the store holds, for retention and `store check`: every blob (log record or
+    /// file) and result with its size and when it was last written or used.
+    public func inventory() -> StoreInventory {
+        let index = log.index()
+        var inventory = StoreInventory()
+        for (digest, location) in index.blobs {
+            inventory.blobs[digest] = .init(size: Int64(location.size), time: location.time, inLog: true)
+        }
+        for entry in FileSystem.list(root + "/cas") ?? [] {
+            guard let digest = Digest(hex: entry.name), let st = FileSystem.stat(root + "/cas/" + entry.name) else {
+                inventory.foreign.append("cas/" + entry.name)
+                continue
+            }
+            inventory.blobs[digest] = .init(size: Int64(st.size), time: st.mtimeNanos / 1_000_000_000, inLog: false)
+        }
+        for (key, location) in index.results {
+            inventory.results[key] = .init(size: Int64(location.size), time: max(location.time, index.uses[key] ?? 0), inLog: true)
+        }
+        for entry in FileSystem.list(root + "/ac") ?? [] {
+            guard entry.name.hasSuffix(".json"), let key = Digest(hex: entry.name.dropLast(5)), let st = FileSystem.stat(root + "/ac/" + entry.name)
+            else {
+                inventory.foreign.append("ac/" + entry.name)
+                continue
+            }
+            if inventory.results[key] == nil { inventory.results[key] = .init(size: Int64(st.size), time: st.mtimeNanos / 1_000_000_000, inLog: false) }
+        }
+        return inventory
+    }
+
+    /// Removes what `keep` refuses: log records by rewriting the log (atomic), then blob and
+    /// result files. Results go before blobs, so no kept result ever names a removed blob.
+    public func remove(blobs: Set<Digest>, results: Set<Digest>) throws {
+        _ = try log.compact { kind, id in
+            switch kind {
+            case .blob: return !blobs.contains(id)
+            case .result: return !results.contains(id)
+            case .use: return true
+            }
+        }
+        for key in results { unlink(actionPath(ActionKey(key))) }
+        for digest in blobs { unlink(blobPath(digest)) }
+    }
+
+    /// The log's raw records, for `store check`.
+    func logIndex() -> (blobs: [Digest: StoreLog.Location], results: [Digest: StoreLog.Location]) {
+        let index = log.index()
+        return (index.blobs, index.results)
+    }
+
+    func readLog(_ location: StoreLog.Location) -> [UInt8]? { log.read(location) }
+
     /// Every action key with a result (in the log or, from older versions, in `ac/`).
     public func resultKeys() -> [ActionKey] {
         var keys = Set(log.resultKeys())

@@ -1,0 +1,36 @@
+import Glibc
+
+/// The store's gc lock (`<store>/gc.lock`): every build, capture, pack build and replay
+/// holds it shared for as long as it reads or writes the store; `pipeline gc` holds it
+/// exclusive. So gc never removes a blob a running build has written and not yet named in
+/// a result, or is about to restore. The kernel drops it when the holder dies.
+public final class StoreLock {
+    private let fd: Int32
+
+    /// `wait: false` fails at once with `lease_conflict` when the other side holds it.
+    public init(storeRoot: String, exclusive: Bool, wait: Bool = true, waiting: (() -> Void)? = nil) throws {
+        try FileSystem.makeDirectories(storeRoot)
+        let path = storeRoot + "/gc.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystem.ioError("cannot open", path) }
+        let mode = exclusive ? LOCK_EX : LOCK_SH
+        if flock(fd, mode | LOCK_NB) == 0 { return }
+        guard wait else {
+            close(fd)
+            throw PipelineError(.leaseConflict, exclusive ? "a build or another gc is using the store at \(storeRoot)" : "pipeline gc is cleaning the store at \(storeRoot)",
+                                hint: "try again when it is done")
+        }
+        waiting?()
+        while flock(fd, mode) != 0 {
+            if errno != EINTR {
+                close(fd)
+                throw FileSystem.ioError("cannot lock", path)
+            }
+        }
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
