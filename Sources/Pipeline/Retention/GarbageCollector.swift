@@ -217,13 +217,14 @@ public struct GarbageCollector {
         if liveResults.count == evicted.count { kept["cache entry"] = nil }
 
         // Blobs: kept when anything kept names them; the rest is garbage.
+        let namedByResults = Set(blobsOf.values.joined())
         var keptBlobs = 0
         for (digest, entry) in inventory.blobs.sorted(by: { ($0.value.time, $0.key) < ($1.value.time, $1.key) }) {
             if protectedBlobs.contains(digest) || (refcount[digest] ?? 0) > 0 {
                 keptBlobs += 1
                 continue
             }
-            let reason = blobsOf.values.contains { $0.contains(digest) } ? "only removed results named it" : "nothing kept names it"
+            let reason = namedByResults.contains(digest) ? "only removed results named it" : "nothing kept names it"
             removals.append(Removal(kind: "blob", id: digest.hex, size: entry.size, lastUse: entry.time, reason: reason))
         }
         if keptBlobs > 0 { kept["blob in use"] = keptBlobs }

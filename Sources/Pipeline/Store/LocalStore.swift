@@ -327,15 +327,20 @@ public final class LocalStore: BlobStore, ActionCache {
     /// Removes what `keep` refuses: log records by rewriting the log (atomic), then blob and
     /// result files. Results go before blobs, so no kept result ever names a removed blob.
     public func remove(blobs: Set<Digest>, results: Set<Digest>) throws {
-        _ = try log.compact { kind, id in
-            switch kind {
-            case .blob: return !blobs.contains(id)
-            case .result: return !results.contains(id)
-            case .use: return true
+        let index = log.index()
+        if blobs.contains(where: { index.blobs[$0] != nil }) || results.contains(where: { index.results[$0] != nil }) {
+            _ = try log.compact { kind, id in
+                switch kind {
+                case .blob: return !blobs.contains(id)
+                case .result: return !results.contains(id)
+                case .use: return true
+                }
             }
         }
-        for key in results { unlink(actionPath(ActionKey(key))) }
-        for digest in blobs { unlink(blobPath(digest)) }
+        // Entries of files (big blobs, results of earlier versions): only those that exist.
+        let resultFiles = Set((FileSystem.list(root + "/ac") ?? []).map(\.name))
+        for key in results where resultFiles.contains(key.hex + ".json") { unlink(actionPath(ActionKey(key))) }
+        for digest in blobs where index.blobs[digest] == nil { unlink(blobPath(digest)) }
     }
 
     /// The log's raw records, for `store check`.

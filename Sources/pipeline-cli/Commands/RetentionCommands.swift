@@ -46,7 +46,8 @@ struct GCCommand: ParsableCommand {
         let target = try RetentionTarget.locate(workspaceOptions)
         let policy = try RetentionPolicy(target.retention).overridden(keepJobs: keepJobs, ttl: ttl, maxSize: maxSize)
         guard FileSystem.exists(target.storePath + "/format") else {
-            throw PipelineError(.invalidInput, "no store at \(target.storePath): nothing to collect")
+            Output.error("gc: no store at \(target.storePath): nothing to collect")
+            return
         }
         let lock = try StoreLock(storeRoot: target.storePath, exclusive: true, wait: !noWait,
                                  waiting: { Output.error("waiting for running builds to release the store…") })
