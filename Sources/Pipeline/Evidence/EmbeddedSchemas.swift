@@ -61,6 +61,58 @@ public enum EmbeddedSchemas {
 }
 
 """#,
+        "schemas/v1/output/gc_report.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.gc_report/1.0.0",
+  "title": "pipeline.gc_report",
+  "description": "What `pipeline gc` kept and removed, and why: written to <store>/reports/gc-<utc>.json before the first removal (status planned, or dry_run), finalized after (completed); printed by --json.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "started_at", "finished_at", "dry_run", "status", "policy", "pins", "scanned", "kept",
+               "pinned_spared", "removed", "removed_count", "bytes_freed"],
+  "properties": {
+    "schema_id": { "const": "pipeline.gc_report" },
+    "schema_version": { "const": "1.0.0" },
+    "started_at": { "type": "string" },
+    "finished_at": { "type": ["string", "null"] },
+    "dry_run": { "type": "boolean" },
+    "status": { "enum": ["planned", "completed", "dry_run"] },
+    "policy": {
+      "type": "object", "required": ["keep_jobs", "ttl_seconds", "max_size"],
+      "properties": { "keep_jobs": { "type": ["integer", "null"] }, "ttl_seconds": { "type": ["integer", "null"] }, "max_size": { "type": ["integer", "null"] } },
+      "additionalProperties": false
+    },
+    "pins": {
+      "type": "array",
+      "items": { "type": "object", "required": ["kind", "id", "reference"],
+                 "properties": { "kind": { "enum": ["job", "pack", "step"] }, "id": { "type": "string" }, "reference": { "type": "string" } },
+                 "additionalProperties": false }
+    },
+    "scanned": {
+      "type": "object", "required": ["jobs", "results", "blobs", "bytes"],
+      "properties": { "jobs": { "type": "integer" }, "results": { "type": "integer" }, "blobs": { "type": "integer" }, "bytes": { "type": "integer" } },
+      "additionalProperties": false
+    },
+    "kept": { "type": "object", "additionalProperties": { "type": "integer" } },
+    "pinned_spared": { "type": "integer", "minimum": 0 },
+    "removed": {
+      "type": "array",
+      "items": {
+        "type": "object", "required": ["class", "id", "size", "last_use", "reason"],
+        "properties": {
+          "class": { "enum": ["job", "result", "blob"] }, "id": { "type": "string" }, "size": { "type": "integer", "minimum": 0 },
+          "last_use": { "type": "string" }, "reason": { "type": "string" }
+        },
+        "additionalProperties": false
+      }
+    },
+    "removed_count": { "type": "integer", "minimum": 0 },
+    "bytes_freed": { "type": "integer", "minimum": 0 }
+  },
+  "additionalProperties": false
+}
+
+"""#,
         "schemas/v1/output/key.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -202,6 +254,30 @@ public enum EmbeddedSchemas {
 }
 
 """#,
+        "schemas/v1/output/pin.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.pin/1.0.0",
+  "title": "pipeline.pin",
+  "description": "A pin: <store>/pins/<kind>-<id>.json, and what `pipeline pin add|list --json` print.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "kind", "id", "reference", "created_at", "actor", "jobs", "results", "blobs"],
+  "properties": {
+    "schema_id": { "const": "pipeline.pin" },
+    "schema_version": { "const": "1.0.0" },
+    "kind": { "enum": ["job", "pack", "step"] },
+    "id": { "type": "string" },
+    "reference": { "type": "string" },
+    "created_at": { "type": "string" },
+    "actor": { "type": "string" },
+    "jobs": { "type": "array", "items": { "type": "string" } },
+    "results": { "type": "array", "items": { "type": "string", "pattern": "^[0-9a-f]{64}$" } },
+    "blobs": { "type": "array", "items": { "type": "string", "pattern": "^[0-9a-f]{64}$" } }
+  },
+  "additionalProperties": false
+}
+
+"""#,
         "schemas/v1/output/plan.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -335,6 +411,42 @@ public enum EmbeddedSchemas {
 }
 
 """#,
+        "schemas/v1/output/store_check.schema.json": ##"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.store_check/1.0.0",
+  "title": "pipeline.store_check",
+  "description": "The report of `pipeline store check --json` (exit 0 clean, 2 problems).",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "clean", "scanned", "problems", "orphans", "repaired"],
+  "properties": {
+    "schema_id": { "const": "pipeline.store_check" },
+    "schema_version": { "const": "1.0.0" },
+    "clean": { "type": "boolean" },
+    "scanned": {
+      "type": "object", "required": ["blobs", "results", "jobs", "bytes"],
+      "properties": { "blobs": { "type": "integer" }, "results": { "type": "integer" }, "jobs": { "type": "integer" }, "bytes": { "type": "integer" } },
+      "additionalProperties": false
+    },
+    "problems": { "type": "array", "items": { "$ref": "#/$defs/finding" } },
+    "orphans": { "type": "array", "items": { "type": "string", "pattern": "^[0-9a-f]{64}$" } },
+    "repaired": { "type": "array", "items": { "$ref": "#/$defs/finding" } }
+  },
+  "additionalProperties": false,
+  "$defs": {
+    "finding": {
+      "type": "object", "required": ["code", "id", "message"],
+      "properties": {
+        "code": { "enum": ["foreign_file", "torn_log", "corrupt_blob", "damaged_result", "dangling_result", "damaged_job", "job_missing_blob",
+                           "removed_blob", "removed_result"] },
+        "id": { "type": "string" }, "message": { "type": "string" }
+      },
+      "additionalProperties": false
+    }
+  }
+}
+
+"""##,
         "schemas/v1/output/warning.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
