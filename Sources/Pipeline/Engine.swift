@@ -280,7 +280,7 @@ public final class Engine {
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)
-        if !options.dryRun { rebuilder.writer = try StoreWriter(storeRoot: workspace.storePath) }
+        if !options.dryRun { rebuilder.writer = try StoreWriter(sharing: store) }
         if records.wasDamaged {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }

@@ -191,4 +191,28 @@ final class RetentionTests: XCTestCase {
         XCTAssertEqual(f.run(["job", "list"]).stdoutLines.count, 1)
         assertExit(f.run(["gc", "--ttl", "soon"]), 6)
     }
+
+    func testPinnedPacksAndStepsKeepTheirBlobs() throws {
+        let f = try Fixture(self)
+        let jobs = buildHistory(f)
+        let pack = f.run(["pack", "build", "--type", "run", "--from", jobs[0], "--out", f.outside])
+        assertExit(pack, 0)
+        let packPath = pack.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        assertExit(f.run(["pin", "add", "pack", packPath]), 0)
+        assertExit(f.run(["pin", "add", "step", "other"]), 0)
+        assertExit(f.run(["pin", "add", "step", "nope"]), 6)
+        assertExit(f.run(["pin", "add", "box", "x"]), 6)
+        let list = f.run(["pin", "list"])
+        assertContains(list.stdout, "pack")
+        assertContains(list.stdout, "step  other")
+        let gc = try XCTUnwrap(JSONLines(f.run(Self.harshest + ["--json"]).stdout).of("pipeline.gc_report").first)
+        XCTAssertEqual((gc["pins"] as? [[String: Any]])?.count, 2)
+        // The pack's source job and every blob it carries are still there: a replay of it verifies.
+        assertExit(f.run(["job", "show", jobs[0]]), 0)
+        assertExit(f.run(["replay", jobs[0]]), 0)
+        assertExit(f.run(["pin", "rm", "pack", packPath]), 0)
+        assertExit(f.run(["pin", "rm", "pack", packPath]), 6)
+        assertExit(f.run(Self.harshest), 0)
+        assertExit(f.run(["job", "show", jobs[0]]), 6, "unpinned, the old job goes")
+    }
 }

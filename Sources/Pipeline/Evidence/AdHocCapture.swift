@@ -80,7 +80,7 @@ public struct AdHocCapture {
         try session.checkpoint(.plan, summary: "1 steps: \(request.name)", step: nil, actor: actor)
         let rebuilder = Rebuilder(root: request.root, store: store, statCache: StatCache(path: nil), records: StepRecords(path: nil),
                                   callerEnvironment: environment)
-        rebuilder.writer = try StoreWriter(storeRoot: request.storePath)
+        rebuilder.writer = try StoreWriter(sharing: store)
         let recorder = JobRecorder(next: events, session: session, actor: actor)
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder)
         scheduler.ruleSetting = RuleSetting(storePath: request.storePath, job: job.id)

@@ -24,10 +24,20 @@ public final class LocalStore: BlobStore, ActionCache {
     public static let smallBlobLimit = 64 << 10
 
     /// Opens (creating when absent) a store, checking its format version.
-    public init(root: String, create: Bool = true, tempTag: String = "") throws {
+    public convenience init(root: String, create: Bool = true, tempTag: String = "") throws {
+        try self.init(root: root, create: create, tempTag: tempTag, log: StoreLog(path: root + "/store.log"))
+    }
+
+    /// Another handle on an open store for another thread (the store writer): it shares
+    /// the log's index, so a process reads a big log once.
+    public convenience init(sharing other: LocalStore, tempTag: String) throws {
+        try self.init(root: other.root, create: false, tempTag: tempTag, log: other.log)
+    }
+
+    private init(root: String, create: Bool, tempTag: String, log: StoreLog) throws {
         self.root = root
         self.tempTag = tempTag
-        log = StoreLog(path: root + "/store.log")
+        self.log = log
         let formatPath = root + "/format"
         if let text = try? FileSystem.readText(formatPath) {
             let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// `store.log`: small blobs and action results, appended as records instead of one file
 /// each. Creating a file costs an inode allocation, which on ext4 after mass deletions (a
@@ -17,8 +18,9 @@ import Glibc
 /// Garbage collection rewrites the log (`compact`) and renames the new one over it; a writer
 /// or reader holding the old file notices the new inode and reopens.
 ///
-/// One instance per thread (the store writer has its own store).
-final class StoreLog {
+/// One instance per process and store, shared by the threads that use the store (the main
+/// thread and the store writer index it once); a mutex guards it.
+final class StoreLog: @unchecked Sendable {
     enum Kind: UInt8 {
         case blob = 0x42  // "B"
         case result = 0x41  // "A"
@@ -42,6 +44,11 @@ final class StoreLog {
     private(set) var uses: [Digest: Int64] = [:]
     /// End of the last whole record this instance has indexed.
     private var scanned: Int64 = 0
+    private let mutex = Mutex(())
+
+    private func guarded<T>(_ body: () throws -> T) rethrows -> T {
+        try mutex.withLock { _ in try body() }
+    }
 
     init(path: String) {
         self.path = path
@@ -71,12 +78,16 @@ final class StoreLog {
     // MARK: Reading
 
     func location(of id: Digest, _ kind: Kind) -> Location? {
-        if let found = (kind == .blob ? blobs[id] : results[id]) { return found }
-        refresh()
-        return kind == .blob ? blobs[id] : results[id]
+        guarded {
+            if let found = (kind == .blob ? blobs[id] : results[id]) { return found }
+            scan()
+            return kind == .blob ? blobs[id] : results[id]
+        }
     }
 
-    func read(_ location: Location) -> [UInt8]? {
+    func read(_ location: Location) -> [UInt8]? { guarded { readUnguarded(location) } }
+
+    private func readUnguarded(_ location: Location) -> [UInt8]? {
         guard fd >= 0 || open(create: false) else { return nil }
         var bytes = [UInt8](repeating: 0, count: location.size)
         var done = 0
@@ -90,24 +101,31 @@ final class StoreLog {
     }
 
     /// Forgets a blob whose bytes turned out damaged (it reads as missing; a new copy wins).
-    func forget(blob digest: Digest) { blobs[digest] = nil }
+    func forget(blob digest: Digest) { guarded { blobs[digest] = nil } }
 
     /// Every action key with a result in the log.
     func resultKeys() -> [Digest] {
-        refresh()
-        return Array(results.keys)
+        guarded {
+            scan()
+            return Array(results.keys)
+        }
     }
 
     /// The whole index, fresh: blobs and results with where they are and when written.
     func index() -> (blobs: [Digest: Location], results: [Digest: Location], uses: [Digest: Int64]) {
-        refresh()
-        return (blobs, results, uses)
+        guarded {
+            scan()
+            return (blobs, results, uses)
+        }
     }
 
     /// Indexes the records appended since the last look; returns whether the log ends with
     /// a whole record (false: a torn or in-progress tail at `scanned`).
     @discardableResult
-    func refresh() -> Bool {
+    func refresh() -> Bool { guarded { scan() } }
+
+    @discardableResult
+    private func scan() -> Bool {
         guard open(create: false) else { return true }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return true }
@@ -121,6 +139,11 @@ final class StoreLog {
         guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, off_t(base)), mapped != MAP_FAILED else { return true }
         defer { munmap(mapped, length) }
         let tail = UnsafeRawBufferPointer(start: mapped + Int(scanned - base), count: Int(end - scanned))
+        if blobs.isEmpty && results.isEmpty {
+            // A first look at a big log: size the tables once (records average ~1 KiB).
+            blobs.reserveCapacity(tail.count / 1500)
+            results.reserveCapacity(tail.count / 1500)
+        }
         var i = 0
         while i < tail.count {
             guard let header = StoreLog.header(tail, at: i), header.payload + header.size < tail.count, tail[header.payload + header.size] == 0x0A
@@ -168,6 +191,10 @@ final class StoreLog {
     /// Appends records in one write, under the log's lock, after cutting a torn tail.
     func append(_ records: [(kind: Kind, id: Digest, bytes: [UInt8])]) throws {
         if records.isEmpty { return }
+        try guarded { try appendUnguarded(records) }
+    }
+
+    private func appendUnguarded(_ records: [(kind: Kind, id: Digest, bytes: [UInt8])]) throws {
         try locked { fd in
             let now = Int64(time(nil))
             var out: [UInt8] = []
@@ -217,7 +244,7 @@ final class StoreLog {
                 continue
             }
             defer { flock(fd, LOCK_UN) }
-            if !refresh() {
+            if !scan() {
                 // Nobody appends while we hold the lock: what follows the last whole record is
                 // the remains of a crashed write.
                 guard ftruncate(fd, off_t(scanned)) == 0 else { throw FileSystem.ioError("cannot repair", path) }
@@ -230,6 +257,10 @@ final class StoreLog {
     /// of each kept result), then renames it over the old one: atomic, so a crash leaves the
     /// old log or the new one. Holds the lock throughout, so no append is lost.
     func compact(keep: (Kind, Digest) -> Bool) throws -> (kept: Int, dropped: Int, bytesBefore: Int64, bytesAfter: Int64) {
+        try guarded { try compactUnguarded(keep: keep) }
+    }
+
+    private func compactUnguarded(keep: (Kind, Digest) -> Bool) throws -> (kept: Int, dropped: Int, bytesBefore: Int64, bytesAfter: Int64) {
         try locked { fd in
             let temp = path + ".compact-\(getpid())"
             let out = Glibc.open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -252,7 +283,7 @@ final class StoreLog {
             }
             let entries = blobs.map { (Kind.blob, $0.key, $0.value) } + results.map { (Kind.result, $0.key, $0.value) }
             for (kind, id, location) in entries.sorted(by: { $0.2.offset < $1.2.offset }) {
-                guard keep(kind, id), let bytes = read(location) else {
+                guard keep(kind, id), let bytes = readUnguarded(location) else {
                     dropped += 1
                     continue
                 }

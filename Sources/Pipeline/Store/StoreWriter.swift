@@ -17,6 +17,11 @@ public final class StoreWriter: @unchecked Sendable {
         store = try LocalStore(root: storeRoot, create: false, tempTag: "w")
     }
 
+    /// A writer sharing `store`'s log index (one index per process).
+    public init(sharing store: LocalStore) throws {
+        self.store = try LocalStore(sharing: store, tempTag: "w")
+    }
+
     /// Stores the blobs, then (when every blob made it) the action result.
     public func save(blobs: [(bytes: [UInt8], digest: Digest)], result: ActionResult?, key: ActionKey?) {
         queue.async(group: group) { [self] in
