@@ -45,6 +45,7 @@ final class StoreLog: @unchecked Sendable {
     /// End of the last whole record this instance has indexed.
     private var scanned: Int64 = 0
     private let mutex = Mutex(())
+    private var tailBuffer: [UInt8] = []
 
     private func guarded<T>(_ body: () throws -> T) rethrows -> T {
         try mutex.withLock { _ in try body() }
@@ -56,23 +57,26 @@ final class StoreLog: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// Opens the log once. A compaction replaces the file only under gc's exclusive store
+    /// lock; a reader that holds an old one keeps reading a consistent old snapshot, and
+    /// writers notice the new file when they lock (`locked`) and start over on it.
     private func open(create: Bool) -> Bool {
-        if fd >= 0 {
-            // Replaced by a compaction: start over on the new file.
-            var current = stat()
-            guard stat(path, &current) == 0, UInt64(current.st_ino) != inode else { return true }
-            close(fd)
-            fd = -1
-            blobs = [:]
-            results = [:]
-            uses = [:]
-            scanned = 0
-        }
+        if fd >= 0 { return true }
         fd = Glibc.open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0o644)
         guard fd >= 0 else { return false }
         var st = stat()
         inode = fstat(fd, &st) == 0 ? UInt64(st.st_ino) : 0
         return true
+    }
+
+    /// Drops the index and the descriptor: the next look starts over on the current file.
+    private func reopen() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+        blobs = [:]
+        results = [:]
+        uses = [:]
+        scanned = 0
     }
 
     // MARK: Reading
@@ -114,6 +118,8 @@ final class StoreLog: @unchecked Sendable {
     /// The whole index, fresh: blobs and results with where they are and when written.
     func index() -> (blobs: [Digest: Location], results: [Digest: Location], uses: [Digest: Int64]) {
         guarded {
+            var current = stat()
+            if fd >= 0, stat(path, &current) == 0, UInt64(current.st_ino) != inode { reopen() }
             scan()
             return (blobs, results, uses)
         }
@@ -131,14 +137,34 @@ final class StoreLog: @unchecked Sendable {
         guard fstat(fd, &st) == 0 else { return true }
         let end = Int64(st.st_size)
         guard end > scanned else { return end == scanned }
-        // Map the new tail instead of reading it: indexing touches the headers, and a read
-        // would zero-fill and copy every byte of a log that may hold tens of megabytes.
+        // A big tail (a first look at a large log) is mapped: indexing touches the headers,
+        // and a read would zero-fill and copy every byte. A small one (what another thread
+        // or process appended since) is read: mapping and unmapping it each time costs
+        // TLB shootdowns on every core.
+        let count = Int(end - scanned)
+        if count < 1 << 20 {
+            if tailBuffer.count < count { tailBuffer = [UInt8](repeating: 0, count: max(count, 64 << 10)) }
+            return tailBuffer.withUnsafeMutableBytes { raw -> Bool in
+                var done = 0
+                while done < count {
+                    let n = pread(fd, raw.baseAddress! + done, count - done, off_t(scanned) + off_t(done))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    done += n
+                }
+                return index(UnsafeRawBufferPointer(start: raw.baseAddress, count: done), end: end)
+            }
+        }
         let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
         let base = scanned - scanned % page
         let length = Int(end - base)
         guard let mapped = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, off_t(base)), mapped != MAP_FAILED else { return true }
         defer { munmap(mapped, length) }
-        let tail = UnsafeRawBufferPointer(start: mapped + Int(scanned - base), count: Int(end - scanned))
+        return index(UnsafeRawBufferPointer(start: mapped + Int(scanned - base), count: count), end: end)
+    }
+
+    /// Indexes the whole records in `tail` (the bytes from `scanned` on); advances `scanned`.
+    private func index(_ tail: UnsafeRawBufferPointer, end: Int64) -> Bool {
         if blobs.isEmpty && results.isEmpty {
             // A first look at a big log: size the tables once (records average ~1 KiB).
             blobs.reserveCapacity(tail.count / 1500)
@@ -241,6 +267,7 @@ final class StoreLog: @unchecked Sendable {
             var current = stat()
             if stat(path, &current) == 0, UInt64(current.st_ino) != inode {
                 flock(fd, LOCK_UN)
+                reopen()
                 continue
             }
             defer { flock(fd, LOCK_UN) }
