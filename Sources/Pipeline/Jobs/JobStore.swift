@@ -367,14 +367,14 @@ public final class JobSession {
 
     /// Appends an executed step's evidence to `runs.jsonl` (one canonical JSON line each).
     /// Flushed with the next durable event, so a finished job's records are on disk.
-    public func recordRun(_ record: RunRecord) throws {
+    public func recordRun(_ record: JSON) throws {
         guard !closed else { throw PipelineError(.internalError, "job \(id): writing after the session ended") }
         let path = store.folder(id) + "/" + JobStore.runsFile
         if runsFD < 0 {
             runsFD = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard runsFD >= 0 else { throw FileSystem.ioError("cannot write", path) }
         }
-        try FileSystem.writeAll(runsFD, record.json.canonicalBytes + [0x0A], path: path)
+        try FileSystem.writeAll(runsFD, record.canonicalBytes + [0x0A], path: path)
     }
 
     private func append(_ type: JobEvent.Kind, payload: JSON, actor: String, durable: Bool) throws {

@@ -47,8 +47,9 @@ public struct StepOutcome: Sendable {
     public var dryRun: Bool
     /// Digests of the command's stdout and stderr in the store, when it ran.
     public var logs: (stdout: Digest, stderr: Digest)?
-    /// The evidence of an executed step (ran or failed).
-    public var record: RunRecord?
+    /// The evidence of an executed step (ran or failed), as the JSON document written once
+    /// into the job and the action result.
+    public var record: JSON?
 
     public init(step: String, status: StepStatus, reason: RebuildReason? = nil, durationNanos: Int64 = 0, exitCode: Int32? = nil,
                 command: String? = nil, stderrTail: String? = nil, message: String? = nil, dryRun: Bool = false) {

@@ -369,7 +369,7 @@ public final class Scheduler {
             var outcome = StepOutcome(step: step.name, status: .failed, reason: run.reason, durationNanos: completion.durationNanos,
                                       exitCode: exitCode, command: command, stderrTail: CommandLog.tail(stderrBytes), message: message)
             outcome.logs = (stdout, stderr)
-            outcome.record = record(.failed, exitCode: exitCode, result: result)
+            outcome.record = record(.failed, exitCode: exitCode, result: result).json
             return outcome
         }
         switch completion.termination {
@@ -401,7 +401,8 @@ public final class Scheduler {
             var result = ActionResult(files: outputs.files, directories: outputs.directories, exitCode: 0, stdout: stdout, stderr: stderr,
                                       durationNanos: completion.durationNanos)
             let evidence = record(.ran, exitCode: 0, result: result)
-            result.run = evidence.json
+            let evidenceJSON = evidence.json
+            result.run = evidenceJSON
             executed[run.step] = evidence
             if let writer = rebuilder.writer {
                 writer.save(blobs: logBlobs + rebuilder.takePendingBlobs(), result: step.cache ? result : nil, key: run.key)
@@ -414,7 +415,7 @@ public final class Scheduler {
             var outcome = StepOutcome(step: step.name, status: .ran, reason: run.reason, durationNanos: completion.durationNanos, exitCode: 0,
                                       command: command)
             outcome.logs = (stdout, stderr)
-            outcome.record = evidence
+            outcome.record = evidenceJSON
             return outcome
         } catch let error as PipelineError {
             return failed(error.message, exitCode: 0, code: error.code)
