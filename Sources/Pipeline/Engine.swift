@@ -17,6 +17,8 @@ public final class Engine {
     public var replayPolicy: ReplayPolicy = .stub
     /// Executors for rules that run commands of their own.
     public var makeExecutor: (@Sendable () -> any Executor)?
+    /// The shared remote cache (`--remote-cache`, `PIPELINE_REMOTE_CACHE`), if any.
+    public var remoteCache: RemoteCache?
     public let environment: [String: String]
     public let events: EventSink
 
@@ -281,6 +283,8 @@ public final class Engine {
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)
         if !options.dryRun { rebuilder.writer = try StoreWriter(sharing: store) }
+        rebuilder.remote = remoteCache
+        rebuilder.writer?.remote = remoteCache
         if records.wasDamaged {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }
@@ -294,6 +298,7 @@ public final class Engine {
         for failure in rebuilder.writer?.finish() ?? [] {
             events.emit(.warning("a result could not be stored in the cache (it will run again next time): \(failure)"))
         }
+        for warning in remoteCache?.warnings ?? [] { events.emit(.warning(warning)) }
         if let failure = recorder?.failure {
             events.emit(.warning("the job's progress could not be recorded: \(failure)"))
         }

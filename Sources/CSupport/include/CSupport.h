@@ -62,3 +62,14 @@ int pl_load_acquire(const int *p);
 void pl_store_release(int *p, int value);
 
 #endif
+
+// HTTP through libcurl, loaded with dlopen only when a remote cache is configured, so a
+// build without one pays nothing (no link-time dependency, no start-up cost).
+// 1 when libcurl could be loaded (the first call loads it); else 0 and `error` says why.
+int pl_http_load(char *error, size_t error_length);
+// One request. `method`: GET, HEAD or PUT. `body`/`body_length`: what a PUT sends.
+// `header`: one extra header line (authorization) or NULL. The response body is written to
+// `out_fd` (-1: discarded). Returns the HTTP status, or -1 for a transport error (message
+// in `error`).
+long pl_http_request(const char *method, const char *url, const char *header, const void *body, size_t body_length, int out_fd,
+                     long timeout_ms, char *error, size_t error_length);

@@ -113,10 +113,25 @@ public final class Rebuilder {
         return try cached(step, key: key, reason: reason) ?? .run(because: reason)
     }
 
-    /// An action-cache hit whose blobs are all present; anything less is a miss.
+    /// The shared remote cache, when one is configured: asked after a local miss.
+    public var remote: RemoteCache?
+
+    /// An action-cache hit whose blobs are all present; anything less is a miss. Locally
+    /// first, then from the remote cache, whose result and (verified) blobs land in the
+    /// local store before they are used.
     func cached(_ step: Step, key: ActionKey, reason: RebuildReason) throws -> RebuildDecision? {
-        guard let result = try store.result(for: key) else { return nil }
-        for file in result.files where file.linkTarget == nil && !store.contains(file.digest) { return nil }
+        if let result = try store.result(for: key),
+           !result.files.contains(where: { $0.linkTarget == nil && !store.contains($0.digest) }) {
+            return .restore(result, because: reason)
+        }
+        guard let remote, let result = remote.result(for: key) else { return nil }
+        var needed = result.files.filter { $0.linkTarget == nil }.map(\.digest)
+        for log in [result.stdout, result.stderr] where log != .empty { needed.append(log) }
+        for digest in Set(needed) where !store.contains(digest) {
+            guard let bytes = remote.blob(digest) else { return nil }
+            _ = try store.put(bytes: bytes)
+        }
+        try store.store(result, for: key)
         return .restore(result, because: reason)
     }
 

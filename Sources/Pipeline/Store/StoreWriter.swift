@@ -23,16 +23,32 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     /// Stores the blobs, then (when every blob made it) the action result.
+    /// Where results are shared, when a remote cache is configured (and not read-only).
+    public var remote: RemoteCache?
+
     public func save(blobs: [(bytes: [UInt8], digest: Digest)], result: ActionResult?, key: ActionKey?) {
         queue.async(group: group) { [self] in
             do {
                 let fresh = blobs.filter { !stored.contains($0.digest) }
                 try store.save(blobs: fresh, result: result, key: key)
                 for blob in fresh { stored.insert(blob.digest) }
+                if let remote, !remote.readOnly, let result, let key { share(result, key: key, with: remote) }
             } catch {
                 failures.append("\(error)")
             }
         }
+    }
+
+    /// Uploads a stored result's output and log blobs (read back, verified), then the result.
+    private func share(_ result: ActionResult, key: ActionKey, with remote: RemoteCache) {
+        var blobs: [(digest: Digest, bytes: [UInt8])] = []
+        var names = result.files.filter { $0.linkTarget == nil }.map(\.digest)
+        for log in [result.stdout, result.stderr] where log != .empty { names.append(log) }
+        for digest in Set(names).sorted() {
+            guard let bytes = try? store.read(digest) else { return }
+            blobs.append((digest, bytes))
+        }
+        remote.upload(blobs: blobs, result: result, key: key)
     }
 
     /// Keeps copies of the files a step read (its run record names them, and a replay needs

@@ -33,6 +33,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("env-rule"), help: "Add env:NAME to the job's environment fingerprint (repeatable).")
     var envRules: [String] = []
 
+    @OptionGroup(title: "Shared remote cache")
+    var remote: RemoteCacheOptions
+
     @OptionGroup(title: "Real replay for `use: replay` steps (all four interlocks, with PIPELINE_ALLOW_REAL_REPLAY=1)")
     var replay: ReplayInterlocks
 
@@ -52,6 +55,7 @@ struct Run: ParsableCommand {
         let engine = Engine(workspace: try workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: printer)
         engine.replayPolicy = try replay.policy(environment)
         engine.makeExecutor = { LocalExecutor(handlesSignals: false) }
+        engine.remoteCache = remote.cache(environment)
         let report = try engine.build(targets: targets,
                                       options: RunOptions(jobs: jobs ?? Run.cores, keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
                                       wait: !noWait, envRules: envRules.map { String($0.dropFirst(4)) }, executor: executor)
@@ -66,5 +70,20 @@ struct Run: ParsableCommand {
             ErrorReport.print(PipelineError(failure, message, step: failed.first), json: true)
         }
         throw CommandExit(status: ExitStatus.of(failure))
+    }
+}
+
+/// `--remote-cache URL` (or PIPELINE_REMOTE_CACHE): share results through a Bazel-protocol
+/// HTTP cache; the token (PIPELINE_REMOTE_CACHE_TOKEN) never appears in output.
+struct RemoteCacheOptions: ParsableArguments {
+    @Option(help: "A Bazel HTTP remote cache (GET/PUT <URL>/ac/<sha>, <URL>/cas/<sha>); default PIPELINE_REMOTE_CACHE.")
+    var remoteCache: String?
+
+    @Flag(help: "Use the remote cache without uploading to it.")
+    var remoteCacheReadOnly = false
+
+    func cache(_ environment: [String: String]) -> RemoteCache? {
+        guard let url = remoteCache ?? environment["PIPELINE_REMOTE_CACHE"].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        return RemoteCache(url: url, token: environment["PIPELINE_REMOTE_CACHE_TOKEN"], readOnly: remoteCacheReadOnly)
     }
 }

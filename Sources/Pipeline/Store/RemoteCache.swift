@@ -1,0 +1,131 @@
+import CSupport
+import Glibc
+import Synchronization
+
+/// A shared cache over the Bazel HTTP remote cache protocol: `GET/HEAD/PUT <base>/cas/<sha256>`
+/// for blobs and `<base>/ac/<key>` for action results (pipeline's own JSON encoding, the
+/// same as in the local store). Served by nginx with WebDAV PUT, bazel-remote (with its AC
+/// validation off) or any server of that protocol.
+///
+/// Nothing here can fail a build: every error is a miss plus one warning, and after
+/// `maximumFailures` transport errors in a run the cache is left alone for the rest of it.
+/// Every downloaded blob is checked against its digest (nginx checks nothing). libcurl is
+/// loaded with dlopen on first use, so a build without a remote cache does not load it.
+public final class RemoteCache: @unchecked Sendable {
+    public let base: String
+    public let readOnly: Bool
+    private let header: String?
+    public var timeoutMillis = 10_000
+    public static let maximumFailures = 3
+    private let mutex = Mutex(())
+    private var failures = 0
+    private var reportedUnreachable = false
+    private var warned: Set<String> = []
+    /// Warnings for the caller to show (each once).
+    public private(set) var warnings: [String] = []
+    public private(set) var counts = (hits: 0, misses: 0, uploads: 0, corrupt: 0)
+
+    /// `token`: `user:password` for basic auth, else a bearer token. Never logged.
+    public init(url: String, token: String? = nil, readOnly: Bool = false) {
+        base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.readOnly = readOnly
+        if let token, !token.isEmpty {
+            header = token.contains(":") ? "Authorization: Basic " + Base64.encode(Array(token.utf8)) : "Authorization: Bearer " + token
+        } else {
+            header = nil
+        }
+    }
+
+    private func withLock<T>(_ body: () throws -> T) rethrows -> T { try mutex.withLock { _ in try body() } }
+
+    public var disabled: Bool { withLock { failures >= RemoteCache.maximumFailures } }
+
+    private func warn(_ text: String) {
+        withLock {
+            if warned.insert(text).inserted { warnings.append(text) }
+        }
+    }
+
+    /// (status, body); nil on a transport error (counted toward the circuit breaker).
+    private func request(_ method: String, _ path: String, body: [UInt8] = []) -> (status: Int, body: [UInt8])? {
+        if disabled { return nil }
+        var error = [CChar](repeating: 0, count: 512)
+        let log = method == "GET" ? pl_memfd("pipeline-remote") : -1
+        defer { if log >= 0 { close(log) } }
+        let status = body.withUnsafeBytes { raw in
+            pl_http_request(method, base + "/" + path, header, raw.baseAddress, raw.count, log, timeoutMillis, &error, error.count)
+        }
+        guard status >= 0 else {
+            let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let tripped = withLock { () -> Bool in
+                failures += 1
+                return failures == RemoteCache.maximumFailures
+            }
+            // One warning per run, whatever the transport said each time.
+            let first = withLock { () -> Bool in
+                defer { reportedUnreachable = true }
+                return !reportedUnreachable
+            }
+            if first { warn("remote cache \(base) is unreachable (\(message)); building locally") }
+            _ = tripped
+            return nil
+        }
+        withLock { failures = 0 }
+        var bytes: [UInt8] = []
+        if log >= 0 {
+            var st = Glibc.stat()
+            if fstat(log, &st) == 0, st.st_size > 0 {
+                bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+                _ = bytes.withUnsafeMutableBytes { pread(log, $0.baseAddress, $0.count, 0) }
+            }
+        }
+        return (Int(status), bytes)
+    }
+
+    public func result(for key: ActionKey) -> ActionResult? {
+        guard let response = request("GET", "ac/" + key.digest.hex), response.status == 200 else {
+            withLock { counts.misses += 1 }
+            return nil
+        }
+        guard let json = try? JSON.parse(response.body), let result = try? ActionResult(json: json) else {
+            warn("remote cache sent a malformed action result for \(key.digest.hex); ignored")
+            return nil
+        }
+        withLock { counts.hits += 1 }
+        return result
+    }
+
+    /// A blob's bytes, verified; nil when absent, unreachable or corrupt (then reported).
+    public func blob(_ digest: Digest) -> [UInt8]? {
+        guard let response = request("GET", "cas/" + digest.hex), response.status == 200 else { return nil }
+        guard SHA256.hash(response.body) == digest else {
+            withLock { counts.corrupt += 1 }
+            warn("remote cache blob \(digest.hex) is corrupt (its bytes hash differently); the step runs here instead")
+            return nil
+        }
+        return response.body
+    }
+
+    public func hasBlob(_ digest: Digest) -> Bool {
+        request("HEAD", "cas/" + digest.hex)?.status == 200
+    }
+
+    /// Uploads blobs the cache lacks, then the result that names them.
+    public func upload(blobs: [(digest: Digest, bytes: [UInt8])], result: ActionResult, key: ActionKey) {
+        guard !readOnly, !disabled else { return }
+        // An unreachable server was reported already; a refusal is reported once.
+        for blob in blobs where !hasBlob(blob.digest) {
+            guard let response = request("PUT", "cas/" + blob.digest.hex, body: blob.bytes) else { return }
+            guard (200..<300).contains(response.status) else {
+                warn("remote cache refused an upload (HTTP \(response.status)); results are not shared from this run")
+                return
+            }
+        }
+        guard let response = request("PUT", "ac/" + key.digest.hex, body: result.json.canonicalBytes) else { return }
+        guard (200..<300).contains(response.status) else {
+            warn("remote cache refused an upload (HTTP \(response.status)); results are not shared from this run")
+            return
+        }
+        withLock { counts.uploads += 1 }
+    }
+}
