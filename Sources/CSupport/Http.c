@@ -15,6 +15,7 @@ typedef int (*easy_setopt_fn)(CURL *, int, ...);
 typedef int (*easy_perform_fn)(CURL *);
 typedef int (*easy_getinfo_fn)(CURL *, int, ...);
 typedef void (*easy_cleanup_fn)(CURL *);
+typedef void (*easy_reset_fn)(CURL *);
 typedef const char *(*easy_strerror_fn)(int);
 typedef struct curl_slist *(*slist_append_fn)(struct curl_slist *, const char *);
 typedef void (*slist_free_fn)(struct curl_slist *);
@@ -26,6 +27,7 @@ static struct {
     easy_perform_fn easy_perform;
     easy_getinfo_fn easy_getinfo;
     easy_cleanup_fn easy_cleanup;
+    easy_reset_fn easy_reset;
     easy_strerror_fn easy_strerror;
     slist_append_fn slist_append;
     slist_free_fn slist_free;
@@ -36,7 +38,7 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 // Option numbers from curl.h (stable ABI): LONG 0, OBJECTPOINT 10000, FUNCTIONPOINT 20000, OFF_T 30000.
 enum {
     OPT_WRITEDATA = 10001, OPT_URL = 10002, OPT_READDATA = 10009, OPT_WRITEFUNCTION = 20011, OPT_READFUNCTION = 20012,
-    OPT_HTTPHEADER = 10023, OPT_CUSTOMREQUEST = 10036, OPT_NOBODY = 44, OPT_UPLOAD = 46, OPT_NOSIGNAL = 99,
+    OPT_HTTPHEADER = 10023, OPT_CUSTOMREQUEST = 10036, OPT_NOBODY = 44, OPT_UPLOAD = 46, OPT_BUFFERSIZE = 98, OPT_NOSIGNAL = 99,
     OPT_INFILESIZE_LARGE = 30115, OPT_TIMEOUT_MS = 155, OPT_CONNECTTIMEOUT_MS = 156, INFO_RESPONSE_CODE = 0x200002,
 };
 
@@ -53,10 +55,11 @@ static void load_curl(void) {
     curl.easy_perform = (easy_perform_fn)dlsym(curl.handle, "curl_easy_perform");
     curl.easy_getinfo = (easy_getinfo_fn)dlsym(curl.handle, "curl_easy_getinfo");
     curl.easy_cleanup = (easy_cleanup_fn)dlsym(curl.handle, "curl_easy_cleanup");
+    curl.easy_reset = (easy_reset_fn)dlsym(curl.handle, "curl_easy_reset");
     curl.easy_strerror = (easy_strerror_fn)dlsym(curl.handle, "curl_easy_strerror");
     curl.slist_append = (slist_append_fn)dlsym(curl.handle, "curl_slist_append");
     curl.slist_free = (slist_free_fn)dlsym(curl.handle, "curl_slist_free_all");
-    if (!global_init || !curl.easy_init || !curl.easy_setopt || !curl.easy_perform || !curl.easy_getinfo || !curl.easy_cleanup ||
+    if (!global_init || !curl.easy_init || !curl.easy_setopt || !curl.easy_perform || !curl.easy_getinfo || !curl.easy_cleanup || !curl.easy_reset ||
         !curl.easy_strerror || !curl.slist_append || !curl.slist_free) {
         snprintf(curl.error, sizeof curl.error, "libcurl lacks a needed function");
         dlclose(curl.handle);
@@ -103,7 +106,14 @@ static size_t write_body(char *buffer, size_t size, size_t count, void *data) {
 long pl_http_request(const char *method, const char *url, const char *header, const void *body, size_t body_length, int out_fd,
                      long timeout_ms, char *error, size_t error_length) {
     if (!pl_http_load(error, error_length)) return -1;
-    CURL *easy = curl.easy_init();
+    // One handle per thread, kept: curl reuses its connection (keep-alive) across requests.
+    static __thread CURL *kept = NULL;
+    if (kept) {
+        curl.easy_reset(kept);
+    } else {
+        kept = curl.easy_init();
+    }
+    CURL *easy = kept;
     if (!easy) {
         snprintf(error, error_length, "curl_easy_init failed");
         return -1;
@@ -115,6 +125,9 @@ long pl_http_request(const char *method, const char *url, const char *header, co
     int fd = out_fd;
     curl.easy_setopt(easy, OPT_URL, url);
     curl.easy_setopt(easy, OPT_NOSIGNAL, 1L);
+    // 1 MiB receive buffer: large blobs arrive in 64 times fewer reads and writes than the
+    // default 16 KiB.
+    curl.easy_setopt(easy, OPT_BUFFERSIZE, 1L << 20);
     curl.easy_setopt(easy, OPT_TIMEOUT_MS, timeout_ms);
     curl.easy_setopt(easy, OPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
     curl.easy_setopt(easy, OPT_HTTPHEADER, headers);
@@ -138,6 +151,5 @@ long pl_http_request(const char *method, const char *url, const char *header, co
         snprintf(error, error_length, "%s", curl.easy_strerror(code));
     }
     curl.slist_free(headers);
-    curl.easy_cleanup(easy);
     return status;
 }

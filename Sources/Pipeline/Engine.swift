@@ -283,6 +283,10 @@ public final class Engine {
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)
         if !options.dryRun { rebuilder.writer = try StoreWriter(sharing: store) }
+        // `--remote-cache` / PIPELINE_REMOTE_CACHE, else the Pipelinefile's `cache:`.
+        if remoteCache == nil, let url = file.cache["remote"] {
+            remoteCache = RemoteCache(url: url, token: environment["PIPELINE_REMOTE_CACHE_TOKEN"], readOnly: file.cache["read_only"] == "true")
+        }
         rebuilder.remote = remoteCache
         rebuilder.writer?.remote = remoteCache
         if records.wasDamaged {

@@ -92,6 +92,22 @@ final class RemoteCacheTests: XCTestCase {
     }
 }
 
+extension RemoteCacheTests {
+    func testACacheSectionInThePipelinefilePointsEveryMachineAtTheCache() throws {
+        let server = try NginxServer(self)
+        let (a, b) = try machines()
+        for f in [a, b] { f.pipelinefile("cache: { remote: \"\(server.url)\" }\n" + (f.read("Pipelinefile.yaml") ?? "")) }
+        assertExit(a.run(["run"]), 0)
+        let second = b.run(["run", "--json"])
+        assertExit(second, 0)
+        XCTAssertEqual(JSONLines(second.stdout).count("ran"), 0, second.transcript)
+        a.pipelinefile("cache: { remote: ftp://nope }\n" + "pipeline: 1\nsteps:\n  x: { run: 'true' }\n")
+        let bad = a.run(["run"])
+        assertExit(bad, 6)
+        assertContains(bad.stderr, "Pipelinefile.yaml:1:")
+    }
+}
+
 enum SHA256Hex {
     static func of(_ text: String) -> String {
         let process = Process()

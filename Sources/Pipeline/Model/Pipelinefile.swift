@@ -12,9 +12,12 @@ public struct Pipelinefile: Sendable {
     public var digest: Digest
     /// `retention:` as written; interpreted by retention.
     public var retention: [String: String]
+    /// `cache:` as written: `remote` (a Bazel HTTP cache URL) and `read_only`.
+    public var cache: [String: String]
 
     public init(displayPath: String = "Pipelinefile.yaml", version: Int = 1, vars: [String: String] = [:], env: EnvSpec = EnvSpec(),
-                defaultTargets: [String] = [], steps: [Step], digest: Digest = .empty, retention: [String: String] = [:]) {
+                defaultTargets: [String] = [], steps: [Step], digest: Digest = .empty, retention: [String: String] = [:],
+                cache: [String: String] = [:]) {
         self.displayPath = displayPath
         self.version = version
         self.vars = vars
@@ -23,6 +26,7 @@ public struct Pipelinefile: Sendable {
         self.steps = steps
         self.digest = digest
         self.retention = retention
+        self.cache = cache
     }
 
     public static let supportedVersion = 1

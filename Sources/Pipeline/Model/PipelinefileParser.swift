@@ -7,7 +7,8 @@ public struct PipelinefileParser {
         self.registry = registry
     }
 
-    public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention"]
+    public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention", "cache"]
+    public static let cacheKeys = ["remote", "read_only"]
     public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets"]
     public static let retentionKeys = ["keep_jobs", "ttl", "max_size"]
 
@@ -45,6 +46,7 @@ public struct PipelinefileParser {
         let env = try value(top, "env").map { try parseEnv($0, vars: vars) } ?? EnvSpec()
         let defaults = try value(top, "default").map { try stringList($0, what: "default", vars: vars) } ?? []
         let retention = try value(top, "retention").map(parseRetention) ?? [:]
+        let cache = try value(top, "cache").map(parseCache) ?? [:]
 
         guard let stepsNode = value(top, "steps") else {
             throw PipelineError(.invalidInput, "missing 'steps:'", location: root.location)
@@ -56,7 +58,7 @@ public struct PipelinefileParser {
             steps.append(try parseStep(name: keyNode, body: body, vars: vars, env: env))
         }
         var file_ = Pipelinefile(displayPath: file, version: version, vars: vars, env: env, defaultTargets: [],
-                                 steps: steps, digest: SHA256.hash(bytes), retention: retention)
+                                 steps: steps, digest: SHA256.hash(bytes), retention: retention, cache: cache)
         let graph = try Graph(file_)
         if let defaultsNode = value(top, "default") {
             for (index, name) in defaults.enumerated() where graph.index(of: name) == nil {
@@ -302,6 +304,29 @@ public struct PipelinefileParser {
                 _ = try RetentionPolicy([name: text])
             } catch let error as PipelineError {
                 throw PipelineError(.invalidInput, "'retention': " + error.message, location: valueNode.location)
+            }
+        }
+        return result
+    }
+
+    func parseCache(_ node: YAMLNode) throws -> [String: String] {
+        if node.isNull { return [:] }
+        let pairs = try mapping(node, what: "'cache'")
+        try checkKeys(pairs, allowed: PipelinefileParser.cacheKeys, what: "key in 'cache'")
+        var result: [String: String] = [:]
+        for (key, valueNode) in pairs {
+            let name = key.scalar ?? ""
+            if name == "read_only" {
+                guard let flag = bool(valueNode) else {
+                    throw PipelineError(.invalidInput, "'read_only' in 'cache' must be true or false, found \(describe(valueNode))", location: valueNode.location)
+                }
+                result[name] = flag ? "true" : "false"
+            } else {
+                guard let text = valueNode.scalar, text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                    throw PipelineError(.invalidInput, "'remote' in 'cache' must be an http:// or https:// URL, found \(describe(valueNode))",
+                                        location: valueNode.location)
+                }
+                result[name] = text
             }
         }
         return result

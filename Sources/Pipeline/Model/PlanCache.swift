@@ -1,7 +1,7 @@
 /// A validated Pipelinefile and its graph, kept in binary beside the workspace state and
 /// keyed by the file's digest: a run whose Pipelinefile did not change skips YAML entirely.
 public enum PlanCache {
-    static let magic = "PLPLAN03"
+    static let magic = "PLPLAN04"
 
     /// The cached plan, if `path` holds one for exactly these bytes and display name.
     public static func load(path: String, digest: Digest, displayPath: String, rules: [String]) -> (file: Pipelinefile, graph: Graph)? {
@@ -13,6 +13,7 @@ public enum PlanCache {
             let env = try readEnv(&r)
             let defaults = try r.strings()
             let retention = try r.pairs()
+            let cache = try r.pairs()
             let count = Int(try r.u32())
             var steps: [Step] = []
             steps.reserveCapacity(count)
@@ -24,7 +25,8 @@ public enum PlanCache {
             guard r.atEnd, order.count == count else { return nil }
             let file = Pipelinefile(displayPath: displayPath, version: version, vars: Dictionary(vars, uniquingKeysWith: { $1 }), env: env,
                                     defaultTargets: defaults, steps: steps, digest: digest,
-                                    retention: Dictionary(retention, uniquingKeysWith: { $1 }))
+                                    retention: Dictionary(retention, uniquingKeysWith: { $1 }),
+                                    cache: Dictionary(cache, uniquingKeysWith: { $1 }))
             return (file, Graph(validated: steps, dependencies: dependencies, order: order))
         } catch {
             return nil
@@ -41,6 +43,7 @@ public enum PlanCache {
         writeEnv(file.env, &w)
         w.strings(file.defaultTargets)
         w.pairs(file.retention.sorted { $0.key < $1.key })
+        w.pairs(file.cache.sorted { $0.key < $1.key })
         w.u32(UInt32(file.steps.count))
         for step in file.steps { writeStep(step, &w) }
         for deps in graph.dependencies { w.ints(deps) }

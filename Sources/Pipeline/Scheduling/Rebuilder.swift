@@ -129,7 +129,7 @@ public final class Rebuilder {
         for log in [result.stdout, result.stderr] where log != .empty { needed.append(log) }
         for digest in Set(needed) where !store.contains(digest) {
             guard let bytes = remote.blob(digest) else { return nil }
-            _ = try store.put(bytes: bytes)
+            if let local = store as? LocalStore { try local.put(bytes: bytes, digest: digest) } else { _ = try store.put(bytes: bytes) }
         }
         try store.store(result, for: key)
         return .restore(result, because: reason)

@@ -46,9 +46,24 @@ public final class RemoteCache: @unchecked Sendable {
         }
     }
 
-    /// (status, body); nil on a transport error (counted toward the circuit breaker).
+    /// (status, body); nil on a transport error (counted toward the circuit breaker). A
+    /// transport error or a 5xx is retried twice, after 50 ms and 250 ms.
     private func request(_ method: String, _ path: String, body: [UInt8] = []) -> (status: Int, body: [UInt8])? {
-        if disabled { return nil }
+        for (attempt, pause) in [0, 50_000, 250_000].enumerated() {
+            if disabled { return nil }
+            if pause > 0 { usleep(useconds_t(pause)) }
+            let response = once(method, path, body: body, final: attempt == 2)
+            switch response {
+            case .some(let answer) where answer.status < 500: return answer
+            case .some(let answer) where attempt == 2: return answer
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// One try. Only the final failed try counts toward the circuit breaker and warns.
+    private func once(_ method: String, _ path: String, body: [UInt8], final: Bool) -> (status: Int, body: [UInt8])? {
         var error = [CChar](repeating: 0, count: 512)
         let log = method == "GET" ? pl_memfd("pipeline-remote") : -1
         defer { if log >= 0 { close(log) } }
@@ -56,18 +71,15 @@ public final class RemoteCache: @unchecked Sendable {
             pl_http_request(method, base + "/" + path, header, raw.baseAddress, raw.count, log, timeoutMillis, &error, error.count)
         }
         guard status >= 0 else {
+            guard final else { return nil }
             let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let tripped = withLock { () -> Bool in
-                failures += 1
-                return failures == RemoteCache.maximumFailures
-            }
+            withLock { failures += 1 }
             // One warning per run, whatever the transport said each time.
             let first = withLock { () -> Bool in
                 defer { reportedUnreachable = true }
                 return !reportedUnreachable
             }
             if first { warn("remote cache \(base) is unreachable (\(message)); building locally") }
-            _ = tripped
             return nil
         }
         withLock { failures = 0 }
