@@ -5,6 +5,89 @@
 public enum EmbeddedSchemas {
     /// Each schema file's exact text, keyed by its path in the repository.
     public static let files: [String: String] = [
+        "schemas/pipelinefile.schema.json": ##"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://pipeline.invalid/schemas/pipelinefile.schema.json",
+  "title": "Pipelinefile.yaml, version 1",
+  "description": "The shape of a pipeline Pipelinefile.yaml, for editors (put `# yaml-language-server: $schema=<path to this file>` on the first line). The parser checks more: undefined ${vars}, unknown needs, cycles, outputs claimed twice.",
+  "type": "object",
+  "required": ["pipeline", "steps"],
+  "properties": {
+    "pipeline": { "const": 1, "description": "The format version." },
+    "vars": {
+      "type": "object",
+      "description": "Names for ${name} interpolation in run, inputs, outputs and with.",
+      "additionalProperties": { "type": ["string", "number", "boolean"] }
+    },
+    "env": { "$ref": "#/$defs/env" },
+    "default": { "$ref": "#/$defs/names", "description": "What a bare `pipeline run` builds." },
+    "steps": {
+      "type": "object",
+      "patternProperties": { "^[A-Za-z_][A-Za-z0-9_.-]*$": { "$ref": "#/$defs/step" } },
+      "additionalProperties": false
+    },
+    "retention": {
+      "type": "object",
+      "description": "What `pipeline gc` may remove.",
+      "properties": {
+        "keep_jobs": { "type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 0 },
+        "ttl": { "type": "string", "pattern": "^[0-9]+[smhdw]$" },
+        "max_size": { "type": ["string", "integer"], "pattern": "^[0-9.]+ ?([kKmMgGtT]([iI]?[bB])?|[bB])?$" }
+      },
+      "additionalProperties": false
+    },
+    "cache": {
+      "type": "object",
+      "description": "The shared remote cache (Bazel HTTP cache protocol).",
+      "properties": {
+        "remote": { "type": "string", "pattern": "^https?://" },
+        "read_only": { "type": "boolean" }
+      },
+      "additionalProperties": false
+    }
+  },
+  "additionalProperties": false,
+  "$defs": {
+    "names": { "type": "array", "items": { "type": "string" } },
+    "paths": {
+      "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
+    },
+    "env": {
+      "description": "Variables passed to commands and entering keys: a list of names passed through, or a map of fixed values.",
+      "oneOf": [
+        { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } },
+        { "type": "object", "patternProperties": { "^[A-Za-z_][A-Za-z0-9_]*$": { "type": ["string", "number", "boolean"] } },
+          "additionalProperties": false }
+      ]
+    },
+    "step": {
+      "type": "object",
+      "properties": {
+        "run": {
+          "description": "A shell line (/bin/sh -ec in the workspace root) or an argv list (no shell).",
+          "oneOf": [{ "type": "string", "minLength": 1 }, { "type": "array", "minItems": 1, "items": { "type": "string" } }]
+        },
+        "use": { "enum": ["approve", "capture", "diff", "gc", "pack", "replay", "sign", "verify"], "description": "A built-in rule instead of run." },
+        "with": { "type": "object", "description": "The rule's settings." },
+        "needs": { "$ref": "#/$defs/names" },
+        "inputs": { "$ref": "#/$defs/paths" },
+        "outputs": { "$ref": "#/$defs/paths" },
+        "description": { "type": "string" },
+        "timeout": { "type": ["number", "string"], "pattern": "^[0-9.]+[smh]?$" },
+        "cache": { "type": "boolean" },
+        "env": { "$ref": "#/$defs/env" },
+        "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } }
+      },
+      "additionalProperties": false,
+      "not": { "required": ["run", "use"] },
+      "if": { "required": ["with"] },
+      "then": { "required": ["use"] }
+    }
+  }
+}
+
+"""##,
         "schemas/v1/output/error.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -25,6 +25,7 @@ final class EmbeddedSchemasTests: XCTestCase {
             }
         }
         walk("schemas/v1")
+        if FileSystem.exists(repositoryRoot + "/schemas/pipelinefile.schema.json") { found.append("schemas/pipelinefile.schema.json") }
         return found.sorted()
     }
 
