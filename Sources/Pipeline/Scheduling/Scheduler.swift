@@ -304,7 +304,9 @@ public final class Scheduler {
         events.emit(.stepStarted(StepStart(step: step.name, description: step.description, index: index, total: total, reason: reason,
                                            command: commandText(step))))
         if let rule {
-            // Built-in rules run here, in-process; they end like a command would.
+            // Built-in rules run here, in-process; they end like a command would. They read
+            // the store (records, blobs), so what the writer still holds goes there first.
+            rebuilder.writer?.flush()
             let started = pl_monotonic_ns()
             var ok = true
             do {

@@ -70,6 +70,9 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
+    /// Waits for every write queued so far (a rule about to read the store needs them).
+    public func flush() { group.wait() }
+
     /// Waits for every write; the failures, if any.
     public func finish() -> [String] {
         group.wait()
