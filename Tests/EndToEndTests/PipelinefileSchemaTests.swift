@@ -53,6 +53,9 @@ final class PipelinefileSchemaTests: XCTestCase {
         }
         f.writeChain()
         documents.append(("the chain fixture", f.read("Pipelinefile.yaml") ?? "", true))
+        try FileManager.default.createDirectory(atPath: f.outside + "/starter", withIntermediateDirectories: true)
+        assertExit(f.run(["init", "-C", f.outside + "/starter"]), 0)
+        documents.append(("pipeline init's starter", try String(contentsOfFile: f.outside + "/starter/Pipelinefile.yaml", encoding: .utf8), true))
         documents.append(("rules, env, secrets, retention, cache", """
             pipeline: 1
             vars: { out: build, level: 2 }
@@ -75,5 +78,25 @@ final class PipelinefileSchemaTests: XCTestCase {
         documents.append(("unknown rule", "pipeline: 1\nsteps:\n  a: { use: pakc }\n", false))
         documents.append(("version 2", "pipeline: 2\nsteps:\n  a: { run: x }\n", false))
         try check(documents, schema: schemaPath)
+    }
+}
+
+/// `pipeline init`: a starter that runs, validates against the schema, and never replaces.
+final class InitCommandTests: XCTestCase {
+    func testInitWritesAStarterThatRunsAndRefusesToReplaceIt() throws {
+        let f = try Fixture(self)
+        assertExit(f.run(["init"]), 0)
+        let first = f.run(["run", "--json"])
+        assertExit(first, 0)
+        XCTAssertEqual(JSONLines(first.stdout).count("ran"), 2, first.transcript)
+        XCTAssertEqual(f.read("build/hello.txt"), "hello from pipeline\n")
+        f.write("Pipelinefile.yaml", "pipeline: 1\nsteps:\n  mine: { run: 'true' }\n")
+        assertExit(f.run(["init"]), 8)
+        XCTAssertEqual(f.read("Pipelinefile.yaml"), "pipeline: 1\nsteps:\n  mine: { run: 'true' }\n", "nothing the user wrote is lost")
+        assertExit(f.run(["init", "--force"]), 0)
+        assertContains(f.read("Pipelinefile.yaml") ?? "", "yaml-language-server")
+        let completion = f.run(["--generate-completion-script", "bash"])
+        assertExit(completion, 0)
+        assertContains(completion.stdout, "pipeline")
     }
 }
