@@ -23,13 +23,8 @@ public struct Digest: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Parses 64 lowercase or uppercase hex digits.
     public init?(hex: some StringProtocol) {
         let utf8 = Array(hex.utf8)
-        guard utf8.count == 64 else { return nil }
-        var out = [UInt8](repeating: 0, count: 32)
-        for i in 0..<32 {
-            guard let hi = Digest.nibble(utf8[2 * i]), let lo = Digest.nibble(utf8[2 * i + 1]) else { return nil }
-            out[i] = hi << 4 | lo
-        }
-        self.init(bytes: out)
+        guard utf8.count == 64, let parsed = utf8.withUnsafeBytes({ Digest(hexDigits: $0, at: 0) }) else { return nil }
+        self = parsed
     }
 
     /// Parses 64 hex digits at `start` of a byte buffer, without allocating (log indexing).

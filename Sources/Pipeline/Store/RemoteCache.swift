@@ -23,7 +23,6 @@ public final class RemoteCache: @unchecked Sendable {
     private var warned: Set<String> = []
     /// Warnings for the caller to show (each once).
     public private(set) var warnings: [String] = []
-    public private(set) var counts = (hits: 0, misses: 0, uploads: 0, corrupt: 0)
 
     /// `token`: `user:password` for basic auth, else a bearer token. Never logged.
     public init(url: String, token: String? = nil, readOnly: Bool = false) {
@@ -95,15 +94,11 @@ public final class RemoteCache: @unchecked Sendable {
     }
 
     public func result(for key: ActionKey) -> ActionResult? {
-        guard let response = request("GET", "ac/" + key.digest.hex), response.status == 200 else {
-            withLock { counts.misses += 1 }
-            return nil
-        }
+        guard let response = request("GET", "ac/" + key.digest.hex), response.status == 200 else { return nil }
         guard let json = try? JSON.parse(response.body), let result = try? ActionResult(json: json) else {
             warn("remote cache sent a malformed action result for \(key.digest.hex); ignored")
             return nil
         }
-        withLock { counts.hits += 1 }
         return result
     }
 
@@ -111,7 +106,6 @@ public final class RemoteCache: @unchecked Sendable {
     public func blob(_ digest: Digest) -> [UInt8]? {
         guard let response = request("GET", "cas/" + digest.hex), response.status == 200 else { return nil }
         guard SHA256.hash(response.body) == digest else {
-            withLock { counts.corrupt += 1 }
             warn("remote cache blob \(digest.hex) is corrupt (its bytes hash differently); the step runs here instead")
             return nil
         }
@@ -138,6 +132,5 @@ public final class RemoteCache: @unchecked Sendable {
             warn("remote cache refused an upload (HTTP \(response.status)); results are not shared from this run")
             return
         }
-        withLock { counts.uploads += 1 }
     }
 }

@@ -13,10 +13,6 @@ public final class StoreWriter: @unchecked Sendable {
     /// Digests known to be in the store (touched on `queue` only).
     private var stored: Set<Digest> = []
 
-    public init(storeRoot: String) throws {
-        store = try LocalStore(root: storeRoot, create: false, tempTag: "w")
-    }
-
     /// A writer sharing `store`'s log index (one index per process).
     public init(sharing store: LocalStore) throws {
         self.store = try LocalStore(sharing: store, tempTag: "w")

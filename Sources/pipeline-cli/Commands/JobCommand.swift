@@ -21,14 +21,7 @@ struct JobArguments: ParsableArguments {
     func jobID() throws -> JobID { try JobShow.parse(id) }
 
     /// The jobs of the workspace's store; with `--store` (or PIPELINE_STORE), no Pipelinefile is needed.
-    func store() throws -> JobStore {
-        let environment = Output.environment
-        if workspaceOptions.directory == nil, workspaceOptions.file == nil,
-           let store = workspaceOptions.store ?? environment["PIPELINE_STORE"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            return JobStore(storeRoot: Path.join(FileSystem.currentDirectory(), store))
-        }
-        return JobStore(storeRoot: try workspaceOptions.workspace(environment).storePath)
-    }
+    func store() throws -> JobStore { JobStore(storeRoot: try workspaceOptions.storePath(Output.environment)) }
 }
 
 struct JobList: ParsableCommand {

@@ -38,8 +38,7 @@ struct PackBuild: ParsableCommand {
         let key = try KeyArguments.signingKey(file: privateKey, variable: privateKeyEnv, environment: environment)
         if sign && key == nil { throw PipelineError(.invalidInput, "--sign needs --private-key FILE or --private-key-env VAR") }
         if !sign && key != nil { throw PipelineError(.invalidInput, "a private key was given without --sign") }
-        let storePath = (try? workspaceOptions.workspace(environment))?.storePath
-            ?? workspaceOptions.store.map { Path.join(FileSystem.currentDirectory(), $0) } ?? environment["PIPELINE_STORE"]
+        let storePath = try? workspaceOptions.storePath(environment)
         let source = try PackSource.resolve(from, storePath: storePath)
         let output = try source.build(packType, into: Path.join(FileSystem.currentDirectory(), out), signingKey: key)
         if workspaceOptions.json {

@@ -30,4 +30,18 @@ struct WorkspaceOptions: ParsableArguments {
     func workspace(_ environment: [String: String]) throws -> Workspace {
         try Workspace.locate(directory: directory, file: file, store: store, environment: environment)
     }
+
+    /// The store of a command that needs no Pipelinefile (jobs, packs, replay, gc): the
+    /// workspace's when there is one, else `--store` or PIPELINE_STORE; else the error that
+    /// no workspace was found.
+    func storePath(_ environment: [String: String]) throws -> String {
+        do {
+            return try workspace(environment).storePath
+        } catch {
+            guard directory == nil, file == nil,
+                  let store = store ?? environment["PIPELINE_STORE"].flatMap({ $0.isEmpty ? nil : $0 })
+            else { throw error }
+            return Path.join(FileSystem.currentDirectory(), store)
+        }
+    }
 }

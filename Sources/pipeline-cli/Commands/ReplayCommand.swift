@@ -30,8 +30,7 @@ struct ReplayCommand: ParsableCommand {
         let environment = Output.environment
         let policy = try interlocks.policy(environment)
         let cwd = FileSystem.currentDirectory()
-        let storePath = (try? workspaceOptions.workspace(environment))?.storePath
-            ?? workspaceOptions.store.map { Path.join(cwd, $0) } ?? environment["PIPELINE_STORE"]
+        let storePath = try? workspaceOptions.storePath(environment)
         let isJobID = JobID(source) != nil && !source.contains("/")
         let request = ReplayRun(source: isJobID ? source : Path.join(cwd, source), storePath: storePath,
                                 policy: policy, out: out.map { Path.join(cwd, $0) }, keep: keep)

@@ -9,12 +9,9 @@ struct RetentionTarget {
 
     static func locate(_ options: WorkspaceOptions) throws -> RetentionTarget {
         let environment = Output.environment
-        let cwd = FileSystem.currentDirectory()
-        if options.directory == nil, options.file == nil, let store = options.store ?? environment["PIPELINE_STORE"].flatMap({ $0.isEmpty ? nil : $0 }),
-           (try? options.workspace(environment)) == nil {
-            return RetentionTarget(storePath: Path.join(cwd, store), workspace: nil, retention: [:])
+        guard let workspace = try? options.workspace(environment) else {
+            return RetentionTarget(storePath: try options.storePath(environment), workspace: nil, retention: [:])
         }
-        let workspace = try options.workspace(environment)
         let file = try PipelinefileParser().parse(path: workspace.pipelinefile, displayPath: workspace.displayPath)
         return RetentionTarget(storePath: workspace.storePath, workspace: workspace, retention: file.retention)
     }
