@@ -339,3 +339,34 @@ final class EvidenceTests: XCTestCase {
         XCTAssertEqual(python.terminationStatus, 0, "documents match \(schema)")
     }
 }
+
+/// Bad input to the evidence commands and rules: a clear message and exit 6.
+final class EvidenceInputTests: XCTestCase {
+    func testBadFlagsAndRuleSettingsAreUsageErrors() throws {
+        let f = try Fixture(self)
+        f.writeChain()
+        let run = f.run(["run"])
+        let job = String(run.stderr.split(separator: "\n").first { $0.hasPrefix("job ") }?.dropFirst(4) ?? "")
+        let cases: [([String], String)] = [
+            (["pack", "build", "--type", "bogus", "--from", job], "--type must be run or job"),
+            (["pack", "build", "--type", "run", "--from", job, "--sign"], "--sign needs --private-key"),
+            (["pack", "build", "--type", "run", "--from", "nonsense"], "neither a job id nor a job folder"),
+            (["pack", "verify", "x.zip", "--profile", "paranoid"], "--profile must be standard or strict"),
+            (["replay", "nonsense"], "neither a job id nor a job folder"),
+        ]
+        for (arguments, message) in cases {
+            let result = f.run(arguments)
+            assertExit(result, 6, arguments.joined(separator: " "))
+            assertContains(result.stderr, message)
+        }
+        f.pipelinefile("pipeline: 1\nsteps:\n  release:\n    use: pack\n    with: { type: run }\n")
+        let noOut = f.run(["run"])
+        assertExit(noOut, 6)
+        assertContains(noOut.stderr, "Pipelinefile.yaml:5:")
+        assertContains(noOut.stderr, "out")
+        f.pipelinefile("pipeline: 1\nsteps:\n  sig:\n    use: sign\n    with: { files: [a.txt], colour: blue }\n")
+        let unknown = f.run(["run"])
+        assertExit(unknown, 6)
+        assertContains(unknown.stderr, "unknown field 'colour'")
+    }
+}
