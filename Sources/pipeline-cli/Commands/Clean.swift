@@ -6,13 +6,13 @@ import Rules
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Remove declared outputs (or, with --store, the whole store).")
 
-    @Option(name: .customShort("C"), help: "Run as if started in DIR.")
+    @Option(name: .customShort("C"), help: ArgumentHelp("Run as if started in DIR.", valueName: "dir"))
     var directory: String?
 
-    @Option(name: .customShort("f"), help: "The Pipelinefile to use (default: nearest Pipelinefile.yaml).")
+    @Option(name: .customShort("f"), help: ArgumentHelp("The Pipelinefile to use (default: nearest Pipelinefile.yaml).", valueName: "file"))
     var file: String?
 
-    @Option(name: .customLong("store-dir"), help: "The store folder, when it is not the default (or PIPELINE_STORE).")
+    @Option(name: .customLong("store-dir"), help: ArgumentHelp("The store folder, when it is not the default (or PIPELINE_STORE).", valueName: "dir"))
     var storeDirectory: String?
 
     @Flag(help: "Print JSON lines on stdout.")

@@ -15,13 +15,13 @@ struct PipelineCommand: ParsableCommand {
 
 /// Where the Pipelinefile and store are; shared by every command that reads them.
 struct WorkspaceOptions: ParsableArguments {
-    @Option(name: .customShort("C"), help: "Run as if started in DIR.")
+    @Option(name: .customShort("C"), help: ArgumentHelp("Run as if started in DIR.", valueName: "dir"))
     var directory: String?
 
-    @Option(name: .customShort("f"), help: "The Pipelinefile to use (default: nearest Pipelinefile.yaml).")
+    @Option(name: .customShort("f"), help: ArgumentHelp("The Pipelinefile to use (default: nearest Pipelinefile.yaml).", valueName: "file"))
     var file: String?
 
-    @Option(help: "The store folder (default: .pipeline beside the Pipelinefile; or PIPELINE_STORE).")
+    @Option(help: ArgumentHelp("The store folder (default: .pipeline beside the Pipelinefile; or PIPELINE_STORE).", valueName: "dir"))
     var store: String?
 
     @Flag(help: "Print JSON lines on stdout (human text goes to stderr).")
