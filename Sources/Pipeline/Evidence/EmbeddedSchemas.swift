@@ -546,6 +546,41 @@ public enum EmbeddedSchemas {
 }
 
 """#,
+        "schemas/v1/output/watch_cycle.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.watch_cycle/1.0.0",
+  "title": "pipeline.watch_cycle",
+  "description": "One cycle of `pipeline run --watch --json`, after the documents of the cycle's own run: what started it and how it ended.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "cycle", "trigger", "overflowed", "status", "duration_ms"],
+  "properties": {
+    "schema_id": { "const": "pipeline.watch_cycle" },
+    "schema_version": { "const": "1.0.0" },
+    "cycle": { "type": "integer", "minimum": 1, "description": "1 for the first build, then one more per rebuild." },
+    "trigger": {
+      "type": "array",
+      "items": { "type": "string" },
+      "description": "Workspace-relative paths whose change started the cycle, sorted; empty for the first."
+    },
+    "overflowed": { "type": "boolean", "description": "The kernel dropped change events, so everything was checked." },
+    "job": { "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" },
+    "status": {
+      "enum": ["succeeded", "failed", "interrupted", "error"],
+      "description": "error: the cycle did not build (the Pipelinefile has an error, a missing input, ...); watching goes on."
+    },
+    "counts": {
+      "type": "object",
+      "required": ["up_to_date", "restored", "ran", "failed", "skipped", "canceled"],
+      "additionalProperties": { "type": "integer", "minimum": 0 }
+    },
+    "error_code": { "type": "string" },
+    "duration_ms": { "type": "integer", "minimum": 0 }
+  },
+  "additionalProperties": false
+}
+
+"""#,
         "schemas/v1/pack/diff.schema.json": ##"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -30,6 +30,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Fail with lease_conflict instead of waiting when another run holds the workspace.")
     var noWait = false
 
+    @Flag(help: "Keep watching the inputs and the Pipelinefile: build again after each change, until Ctrl-C (exit 130).")
+    var watch = false
+
     @Option(name: .customLong("env-rule"), help: "Add env:NAME to the job's environment fingerprint (repeatable).")
     var envRules: [String] = []
 
@@ -43,6 +46,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("-j must be at least 1") }
+        if watch && dryRun { throw ValidationError("--watch cannot be combined with --dry-run") }
         for rule in envRules where !(rule.hasPrefix("env:") && EnvName.isValid(String(rule.dropFirst(4)))) {
             throw ValidationError("--env-rule takes env:NAME, not '\(rule)'")
         }
@@ -50,15 +54,11 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let environment = Output.environment
-        let executor = LocalExecutor(handlesSignals: true)
         let printer = EventPrinter(json: workspaceOptions.json, explain: explain || dryRun, environment: environment)
-        let engine = Engine(workspace: try workspaceOptions.workspace(environment), registry: BuiltinRules.registry, environment: environment, events: printer)
-        engine.replayPolicy = try replay.policy(environment)
-        engine.makeExecutor = { LocalExecutor(handlesSignals: false) }
-        engine.remoteCache = remote.cache(environment)
-        let report = try engine.build(targets: targets,
-                                      options: RunOptions(jobs: jobs ?? Run.cores, keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
-                                      wait: !noWait, envRules: envRules.map { String($0.dropFirst(4)) }, executor: executor)
+        if watch { try watchForChanges(printer: printer, environment: environment) }
+        let executor = LocalExecutor(handlesSignals: true)
+        let engine = try makeEngine(workspace: try workspaceOptions.workspace(environment), printer: printer, environment: environment)
+        let report = try build(engine, executor: executor)
         // Exit here, without tearing down the engine's objects: the kernel frees them faster.
         guard let failure = report.failure else { Glibc.exit(0) }
         if failure == .approvalRequired {
@@ -70,6 +70,19 @@ struct Run: ParsableCommand {
             ErrorReport.print(PipelineError(failure, message, step: failed.first), json: true)
         }
         throw CommandExit(status: ExitStatus.of(failure))
+    }
+
+    func makeEngine(workspace: Workspace, printer: EventPrinter, environment: [String: String]) throws -> Engine {
+        let engine = Engine(workspace: workspace, registry: BuiltinRules.registry, environment: environment, events: printer)
+        engine.replayPolicy = try replay.policy(environment)
+        engine.makeExecutor = { LocalExecutor(handlesSignals: false) }
+        engine.remoteCache = remote.cache(environment)
+        return engine
+    }
+
+    func build(_ engine: Engine, executor: LocalExecutor) throws -> BuildReport {
+        try engine.build(targets: targets, options: RunOptions(jobs: jobs ?? Run.cores, keepGoing: keepGoing, dryRun: dryRun, force: Set(force)),
+                         wait: !noWait, envRules: envRules.map { String($0.dropFirst(4)) }, executor: executor)
     }
 }
 
