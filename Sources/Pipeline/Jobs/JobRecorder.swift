@@ -48,7 +48,9 @@ final class JobRecorder: EventSink {
             try session.checkpoint(.progress, summary: String(summary.utf8.prefix(Checkpoint.maximumSummaryBytes)) ?? outcome.step,
                                    step: outcome.step, logs: outcome.logs, actor: actor) { [needs] checkpoint in
                 checkpoint.status = outcome.status
-                checkpoint.reason = outcome.reason?.description ?? outcome.message
+                var why = outcome.reason?.description
+                if outcome.status == .failed, let message = outcome.message { why = why.map { "\($0); \(message)" } ?? message }
+                checkpoint.reason = why
                 checkpoint.startedAt = start
                 checkpoint.durationNanos = duration
                 checkpoint.needs = needs?(outcome.step)
