@@ -293,7 +293,9 @@ public final class Engine {
             events.emit(.warning("the step records of this workspace were damaged and are ignored: every step is checked against the cache"))
         }
         // Progress checkpoints go through the job's open session.
-        let recorder = session.map { JobRecorder(next: events, session: $0, actor: actor) }
+        let recorder = session.map {
+            JobRecorder(next: events, session: $0, actor: actor) { graph.index(of: $0).map { graph.dependencies[$0].map { graph.steps[$0].name } } ?? [] }
+        }
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder ?? events)
         scheduler.ruleSetting = RuleSetting(storePath: workspace.storePath, job: session?.id, replayPolicy: replayPolicy, makeExecutor: makeExecutor)
         let scheduled = pl_monotonic_ns()

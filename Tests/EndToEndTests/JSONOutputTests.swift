@@ -139,6 +139,7 @@ final class JSONSchemaTests: XCTestCase {
         lines += f.run(["pack", "inspect", pack, "--json"]).stdoutLines
         lines += f.run(["key", "gen", "--out-dir", f.outside, "--json"]).stdoutLines
         lines += f.run(["replay", job, "--json"]).stdoutLines
+        lines += f.run(["job", "report", job, "--json"]).stdoutLines
         lines += f.run(["pin", "add", "job", job, "--json"]).stdoutLines
         lines += f.run(["pin", "list", "--json"]).stdoutLines
         lines += f.run(["gc", "--dry-run", "--json", "--ttl", "0s"]).stdoutLines
@@ -148,7 +149,7 @@ final class JSONSchemaTests: XCTestCase {
                        environment: ["PIPELINE_ALLOW_REAL_REPLAY": "1"]).stdoutLines
         XCTAssertEqual(Set(lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
                         .compactMap { $0["schema_id"] as? String }).isSuperset(of: ["pipeline.pack_build", "pipeline.pack_verify", "pipeline.pack_inspect", "pipeline.replay", "pipeline.gc_report", "pipeline.store_check",
-                                      "pipeline.pin"]),
+                                      "pipeline.pin", "pipeline.job_report"]),
                       true, lines.joined(separator: "\n"))
         XCTAssertGreaterThan(lines.count, 10)
 

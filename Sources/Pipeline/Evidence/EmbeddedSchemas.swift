@@ -196,6 +196,60 @@ public enum EmbeddedSchemas {
 }
 
 """#,
+        "schemas/v1/output/job_report.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.job_report/1.0.0",
+  "title": "pipeline.job_report",
+  "description": "What `pipeline job report <id> --json` prints: per run of the job, every step with its status, why, and (for steps that ran, were restored or failed) its start and duration after the run started and its worker slot; the critical path.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "job", "status", "notes", "runs"],
+  "properties": {
+    "schema_id": { "const": "pipeline.job_report" },
+    "schema_version": { "const": "1.0.0" },
+    "job": { "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" },
+    "status": { "type": "string" },
+    "html": { "type": "string", "description": "The HTML report written (with --html)." },
+    "notes": { "type": "array", "items": { "type": "string" } },
+    "runs": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["number", "ended", "started_at", "duration_ns", "slots", "critical_path", "steps"],
+        "properties": {
+          "number": { "type": "integer", "minimum": 1 },
+          "ended": { "type": ["string", "null"], "description": "The job status the run ended with; null when it recorded no end." },
+          "started_at": { "type": "string" },
+          "duration_ns": { "type": "integer", "minimum": 0 },
+          "slots": { "type": "integer", "minimum": 0 },
+          "critical_path": { "type": "array", "items": { "type": "string" } },
+          "steps": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": ["step", "status", "critical", "needs"],
+              "properties": {
+                "step": { "type": "string" },
+                "status": { "enum": ["up_to_date", "restored", "ran", "failed", "skipped", "canceled"] },
+                "reason": { "type": "string" },
+                "critical": { "type": "boolean" },
+                "needs": { "type": "array", "items": { "type": "string" } },
+                "start_ns": { "type": "integer", "minimum": 0 },
+                "duration_ns": { "type": "integer", "minimum": 0 },
+                "slot": { "type": "integer", "minimum": 1 }
+              },
+              "additionalProperties": false
+            }
+          }
+        },
+        "additionalProperties": false
+      }
+    }
+  },
+  "additionalProperties": false
+}
+
+"""#,
         "schemas/v1/output/key.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",

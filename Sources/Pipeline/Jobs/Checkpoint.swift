@@ -21,6 +21,13 @@ public struct Checkpoint: Sendable, Equatable {
     /// For a step's progress: its command's stdout and stderr in the store.
     public var stdout: Digest?
     public var stderr: Digest?
+    /// For a step's progress: what it did, why, and when (wall-clock nanoseconds); the
+    /// steps it needs. Read by `pipeline job trace` and `job report`; older jobs lack them.
+    public var status: StepStatus?
+    public var reason: String?
+    public var startedAt: Int64?
+    public var durationNanos: Int64?
+    public var needs: [String]?
 
     public init(id: String, kind: Kind, summary: String, requiredAction: String? = nil, step: String? = nil, createdAt: Int64) throws {
         let bytes = summary.utf8.count
@@ -56,6 +63,11 @@ public struct Checkpoint: Sendable, Equatable {
         if let step { fields["step"] = .string(step) }
         if let stdout { fields["stdout"] = .string(stdout.hex) }
         if let stderr { fields["stderr"] = .string(stderr.hex) }
+        if let status { fields["status"] = .string(status.rawValue) }
+        if let reason { fields["reason"] = .string(reason) }
+        if let startedAt { fields["started_at"] = .int(startedAt) }
+        if let durationNanos { fields["duration_ns"] = .int(durationNanos) }
+        if let needs { fields["needs"] = .array(needs.map(JSON.string)) }
         return .object(fields)
     }
 
@@ -67,5 +79,10 @@ public struct Checkpoint: Sendable, Equatable {
                       step: json["step"]?.stringValue, createdAt: json["created_at"]?.intValue ?? 0)
         stdout = json["stdout"]?.stringValue.flatMap { Digest(hex: $0) }
         stderr = json["stderr"]?.stringValue.flatMap { Digest(hex: $0) }
+        status = json["status"]?.stringValue.flatMap(StepStatus.init(rawValue:))
+        reason = json["reason"]?.stringValue
+        startedAt = json["started_at"]?.intValue
+        durationNanos = json["duration_ns"]?.intValue
+        needs = json["needs"]?.arrayValue?.compactMap(\.stringValue)
     }
 }

@@ -329,6 +329,8 @@ public final class JobSession {
     private var closed = false
     private var broken = false
     public private(set) var state: JobSnapshot
+    /// Steps skipped or canceled in this run, written with the status event that ends it.
+    private var unfinished: [JSON] = []
 
     init(store: JobStore, id: JobID) throws {
         self.store = store
@@ -349,11 +351,13 @@ public final class JobSession {
 
     /// Records a checkpoint with the next id.
     public func checkpoint(_ kind: Checkpoint.Kind, summary: String, requiredAction: String? = nil, step: String?,
-                           logs: (stdout: Digest, stderr: Digest)? = nil, actor: String, durable: Bool = false) throws {
+                           logs: (stdout: Digest, stderr: Digest)? = nil, actor: String, durable: Bool = false,
+                           details: ((inout Checkpoint) -> Void)? = nil) throws {
         var checkpoint = try Checkpoint(id: Checkpoint.id(number: state.checkpoints.count + 1), kind: kind, summary: summary,
                                         requiredAction: requiredAction, step: step, createdAt: pl_wall_ns())
         checkpoint.stdout = logs?.stdout
         checkpoint.stderr = logs?.stderr
+        details?(&checkpoint)
         try append(.checkpoint, payload: ["checkpoint": checkpoint.json], actor: actor, durable: durable)
     }
 
@@ -362,7 +366,19 @@ public final class JobSession {
         try state.status.checkChange(to: status, job: id)
         var payload: [String: JSON] = ["to": .string(status.rawValue)]
         if let reason { payload["reason"] = .string(reason) }
+        if status != .running {
+            // The steps this run left undone, once, with how it ended (not a line each).
+            if !unfinished.isEmpty { payload["unfinished"] = .array(unfinished) }
+            unfinished = []
+        }
         try append(.status, payload: .object(payload), actor: actor, durable: durable)
+    }
+
+    /// Notes a step the run skipped or canceled; the event that ends the run lists them.
+    public func noteUnfinished(_ step: String, _ status: StepStatus, message: String?) {
+        var entry: [String: JSON] = ["step": .string(step), "status": .string(status.rawValue)]
+        if let message { entry["message"] = .string(message) }
+        unfinished.append(.object(entry))
     }
 
     /// Appends an executed step's evidence to `runs.jsonl` (one canonical JSON line each).

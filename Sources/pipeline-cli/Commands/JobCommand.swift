@@ -6,7 +6,7 @@ import Rules
 struct JobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job", abstract: "Inspect the jobs that runs recorded.", subcommands: [JobList.self, JobShow.self, JobInspect.self, JobLogs.self, JobCheckpoints.self, JobApprove.self, JobResume.self,
-                      JobPause.self, JobCancel.self, JobDoctorCommand.self])
+                      JobPause.self, JobCancel.self, JobDoctorCommand.self, JobTraceCommand.self, JobReportCommand.self])
 }
 
 /// What every command about one job takes: where the store is, and the job's id.
@@ -336,5 +336,107 @@ struct JobCheckpoints: ParsableCommand {
             if let action = found.requiredAction { Output.line("  required  \(action)") }
             if let approval = job.approvals[found.id] { Output.line("  approved  by \(approval.actor): \(approval.reason)") }
         }
+    }
+}
+
+struct JobTraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "A job's timeline as Chrome trace-event JSON (open it in Perfetto or chrome://tracing).",
+        discussion: "One process per run, one thread per worker slot, one complete event per step that ran, was restored (cat \"restored\", args.cache_hit) or failed.")
+
+    @OptionGroup var job: JobArguments
+
+    @Option(name: [.customShort("o"), .long], help: "Write the trace to FILE (default: stdout).")
+    var output: String?
+
+    func run() throws {
+        let timeline = try JobReportCommand.timeline(job)
+        let bytes = JobTrace.bytes(timeline)
+        guard let output else {
+            Output.raw(1, String(decoding: bytes, as: UTF8.self))
+            return
+        }
+        let path = Path.join(FileSystem.currentDirectory(), output)
+        try Materializer.writeAtomically(bytes, to: path)
+        Output.error("wrote \(output)")
+    }
+}
+
+struct JobReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "What each step of a job did, when, and why; --html writes one self-contained page with its timeline.")
+
+    @OptionGroup var job: JobArguments
+
+    @Option(help: "Write an HTML report (timeline, critical path, every step) to FILE.")
+    var html: String?
+
+    /// The job's timeline, with the workspace's Pipelinefile when there is one.
+    static func timeline(_ job: JobArguments) throws -> JobTimeline {
+        let environment = Output.environment
+        let store = try job.store()
+        let workspace = try? job.workspaceOptions.workspace(environment)
+        return try JobTimeline.load(store: store, id: try job.jobID(), workspace: workspace, registry: BuiltinRules.registry)
+    }
+
+    func run() throws {
+        let timeline = try JobReportCommand.timeline(job)
+        let snapshot = try job.store().load(try job.jobID())
+        if let html {
+            let path = Path.join(FileSystem.currentDirectory(), html)
+            try Materializer.writeAtomically(Array(HTMLReport.render(timeline, job: snapshot).utf8), to: path)
+            if !job.json { Output.line(html) }
+        }
+        if job.json {
+            var document = JobReportCommand.json(timeline).objectValue ?? [:]
+            document["status"] = .string(snapshot.status.rawValue)
+            if let html { document["html"] = .string(html) }
+            Output.line(JSON.object(document).canonicalString)
+            return
+        }
+        if html != nil { return }
+        for note in timeline.notes { Output.error("note: \(note)") }
+        for run in timeline.runs {
+            Output.line("run \(run.number)\(run.ended.map { " (\($0))" } ?? ""): \(run.steps.count) steps, "
+                        + "\(HTMLReport.duration(run.durationNanos)), \(run.slots) slot\(run.slots == 1 ? "" : "s")")
+            if !run.criticalPath.isEmpty { Output.line("  critical path: \(run.criticalPath.joined(separator: " → "))") }
+            let width = min(40, run.steps.map(\.step.count).max() ?? 0)
+            for entry in run.steps {
+                var line = "  \(entry.onCriticalPath ? "*" : " ") \(entry.step.padding(width))  \(entry.status.rawValue.padding(10))"
+                if entry.isTimed {
+                    line += "  +\(HTMLReport.duration(entry.startNanos).padding(10)) \(HTMLReport.duration(entry.durationNanos).padding(10))"
+                }
+                if let reason = entry.reason { line += "  \(reason)" }
+                Output.line(line)
+            }
+        }
+    }
+
+    /// One `pipeline.job_report` document.
+    static func json(_ timeline: JobTimeline) -> JSON {
+        .object([
+            "schema_id": "pipeline.job_report", "schema_version": "1.0.0", "job": .string(timeline.job.rawValue),
+            "notes": .array(timeline.notes.map(JSON.string)),
+            "runs": .array(timeline.runs.map { run in
+                .object([
+                    "number": .int(Int64(run.number)), "ended": run.ended.map(JSON.string) ?? .null,
+                    "started_at": .string(Timestamp.format(run.startedAt)), "duration_ns": .int(run.durationNanos),
+                    "slots": .int(Int64(run.slots)), "critical_path": .array(run.criticalPath.map(JSON.string)),
+                    "steps": .array(run.steps.map { entry in
+                        var step: [String: JSON] = ["step": .string(entry.step), "status": .string(entry.status.rawValue),
+                                                    "critical": .bool(entry.onCriticalPath), "needs": .array(entry.needs.map(JSON.string))]
+                        if let reason = entry.reason { step["reason"] = .string(reason) }
+                        if entry.isTimed {
+                            step["start_ns"] = .int(entry.startNanos)
+                            step["duration_ns"] = .int(entry.durationNanos)
+                            step["slot"] = .int(Int64(entry.slot ?? 1))
+                        }
+                        return .object(step)
+                    }),
+                ])
+            }),
+        ])
     }
 }
