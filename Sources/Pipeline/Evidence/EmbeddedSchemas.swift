@@ -479,7 +479,7 @@ public enum EmbeddedSchemas {
     "reason_code": {
       "enum": ["no_previous_run", "forced", "cache_disabled", "previous_run_failed", "command_changed", "env_changed",
                "definition_changed", "input_changed", "input_added", "input_removed", "output_missing", "output_modified",
-               "dependency_pending"]
+               "discovered_input_changed", "discovered_input_removed", "dependency_pending"]
     },
     "index": { "type": "integer", "minimum": 1 },
     "total": { "type": "integer", "minimum": 0 },
