@@ -77,12 +77,17 @@ public enum EmbeddedSchemas {
         "timeout": { "type": ["number", "string"], "pattern": "^[0-9.]+[smh]?$" },
         "cache": { "type": "boolean" },
         "env": { "$ref": "#/$defs/env" },
-        "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } }
+        "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } },
+        "depfile": {
+          "type": "string", "minLength": 1,
+          "description": "Where the command writes a Makefile-style list of the files it read (cc -MD -MF FILE); they are checked with its cached result."
+        }
       },
       "additionalProperties": false,
       "not": { "required": ["run", "use"] },
       "if": { "required": ["with"] },
-      "then": { "required": ["use"] }
+      "then": { "required": ["use"] },
+      "dependentRequired": { "depfile": ["run"] }
     }
   }
 }
