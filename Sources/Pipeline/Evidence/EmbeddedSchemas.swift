@@ -93,6 +93,25 @@ public enum EmbeddedSchemas {
 }
 
 """##,
+        "schemas/v1/output/compdb.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.compdb/1.0.0",
+  "title": "pipeline.compdb",
+  "description": "What `pipeline compdb --json` prints after writing compile_commands.json.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "path", "entries", "steps"],
+  "properties": {
+    "schema_id": { "const": "pipeline.compdb" },
+    "schema_version": { "const": "1.0.0" },
+    "path": { "type": "string", "description": "The file written (absolute)." },
+    "entries": { "type": "integer", "minimum": 0 },
+    "steps": { "type": "array", "items": { "type": "string" }, "description": "The steps with an entry, in step order." }
+  },
+  "additionalProperties": false
+}
+
+"""#,
         "schemas/v1/output/error.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
