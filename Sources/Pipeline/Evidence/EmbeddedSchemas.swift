@@ -87,7 +87,7 @@ public enum EmbeddedSchemas {
       "not": { "required": ["run", "use"] },
       "if": { "required": ["with"] },
       "then": { "required": ["use"] },
-      "dependentRequired": { "depfile": ["run"] }
+      "allOf": [{ "if": { "required": ["depfile"] }, "then": { "required": ["run"] } }]
     }
   }
 }
