@@ -442,6 +442,7 @@ public final class Engine {
             envNames.formUnion(step.env.secrets)
             guard step.cache, let record = rebuilder.records[step.name] else { usable = false; break }
             for input in record.inputs where !add(input.path, input.digest) { usable = false }
+            for input in record.result.discoveredInputs where !add(input.path, input.digest) { usable = false }
             for file in record.result.files where file.linkTarget != nil || !add(file.path, file.digest) { usable = false }
             for folder in record.result.directories {
                 guard let stat = FileSystem.stat(workspace.root + "/" + folder, follow: true) else { usable = false; break }

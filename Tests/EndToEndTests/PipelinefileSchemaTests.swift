@@ -48,7 +48,8 @@ final class PipelinefileSchemaTests: XCTestCase {
         XCTAssertEqual(printed.stdout, try String(contentsOfFile: Self.repository + "/schemas/pipelinefile.schema.json", encoding: .utf8),
                        "pipeline schema prints the shipped file")
         var documents: [(name: String, yaml: String, valid: Bool)] = []
-        for path in ["Pipelinefile.yaml", "examples/c-hello/Pipelinefile.yaml", "examples/text-report/Pipelinefile.yaml"] {
+        for path in ["Pipelinefile.yaml", "examples/c-hello/Pipelinefile.yaml", "examples/text-report/Pipelinefile.yaml",
+                     "examples/c-depfile/Pipelinefile.yaml"] {
             documents.append((path, try String(contentsOfFile: Self.repository + "/" + path, encoding: .utf8), true))
         }
         f.writeChain()
@@ -76,6 +77,8 @@ final class PipelinefileSchemaTests: XCTestCase {
         documents.append(("with without use", "pipeline: 1\nsteps:\n  a: { run: x, with: { a: 1 } }\n", false))
         documents.append(("bad step name", "pipeline: 1\nsteps:\n  9lives: { run: x }\n", false))
         documents.append(("unknown rule", "pipeline: 1\nsteps:\n  a: { use: pakc }\n", false))
+        documents.append(("depfile without run", "pipeline: 1\nsteps:\n  a: { use: pack, depfile: a.d }\n", false))
+        documents.append(("depfile not a path", "pipeline: 1\nsteps:\n  a: { run: x, depfile: [a.d] }\n", false))
         documents.append(("version 2", "pipeline: 2\nsteps:\n  a: { run: x }\n", false))
         try check(documents, schema: schemaPath)
     }

@@ -77,17 +77,41 @@ public enum EmbeddedSchemas {
         "timeout": { "type": ["number", "string"], "pattern": "^[0-9.]+[smh]?$" },
         "cache": { "type": "boolean" },
         "env": { "$ref": "#/$defs/env" },
-        "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } }
+        "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } },
+        "depfile": {
+          "type": "string", "minLength": 1,
+          "description": "Where the command writes a Makefile-style list of the files it read (cc -MD -MF FILE); they are checked with its cached result."
+        }
       },
       "additionalProperties": false,
       "not": { "required": ["run", "use"] },
       "if": { "required": ["with"] },
-      "then": { "required": ["use"] }
+      "then": { "required": ["use"] },
+      "allOf": [{ "if": { "required": ["depfile"] }, "then": { "required": ["run"] } }]
     }
   }
 }
 
 """##,
+        "schemas/v1/output/compdb.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.compdb/1.0.0",
+  "title": "pipeline.compdb",
+  "description": "What `pipeline compdb --json` prints after writing compile_commands.json.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "path", "entries", "steps"],
+  "properties": {
+    "schema_id": { "const": "pipeline.compdb" },
+    "schema_version": { "const": "1.0.0" },
+    "path": { "type": "string", "description": "The file written (absolute)." },
+    "entries": { "type": "integer", "minimum": 0 },
+    "steps": { "type": "array", "items": { "type": "string" }, "description": "The steps with an entry, in step order." }
+  },
+  "additionalProperties": false
+}
+
+"""#,
         "schemas/v1/output/error.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -533,7 +557,7 @@ public enum EmbeddedSchemas {
     "reason_code": {
       "enum": ["no_previous_run", "forced", "cache_disabled", "previous_run_failed", "command_changed", "env_changed",
                "definition_changed", "input_changed", "input_added", "input_removed", "output_missing", "output_modified",
-               "dependency_pending"]
+               "discovered_input_changed", "discovered_input_removed", "dependency_pending"]
     },
     "index": { "type": "integer", "minimum": 1 },
     "total": { "type": "integer", "minimum": 0 },

@@ -24,10 +24,14 @@ public struct ActionDescription: Sendable, Equatable {
     public var outputs: [String]
     public var timeout: Double?
     public var platform: String
+    /// Where the command writes its depfile; in the key only when set (so results of steps
+    /// without one keep their keys), so adding one never reuses a result that lacks it.
+    public var depfile: String?
 
     public init(kind: String, ruleVersion: Int = 0, command: Command?, with: JSON? = nil, env: [String: String] = [:],
                 secrets: [String: Bool] = [:], inputs: [(path: String, digest: Digest)], outputs: [String],
-                timeout: Double? = nil, platform: String = ActionDescription.currentPlatform) {
+                timeout: Double? = nil, platform: String = ActionDescription.currentPlatform, depfile: String? = nil) {
+        self.depfile = depfile
         self.kind = kind
         self.ruleVersion = ruleVersion
         self.command = command
@@ -70,7 +74,7 @@ public struct ActionDescription: Sendable, Equatable {
 
     /// The description as a JSON document (the definition of the canonical bytes).
     public var json: JSON {
-        .object([
+        var members: [String: JSON] = [
             "command": command?.json ?? .null,
             "env": .object(env.mapValues(JSON.string)),
             "inputs": .array(inputs.map { .array([.string($0.path), .string($0.digest.hex)]) }),
@@ -82,7 +86,9 @@ public struct ActionDescription: Sendable, Equatable {
             "secrets": .object(secrets.mapValues(JSON.bool)),
             "timeout": timeout.map(JSON.double) ?? .null,
             "with": with ?? .null,
-        ])
+        ]
+        if let depfile { members["depfile"] = .string(depfile) }
+        return .object(members)
     }
 
     /// RFC 8785 bytes of `json`, written directly (the hot path on a 10,000-step no-op).
@@ -105,6 +111,10 @@ public struct ActionDescription: Sendable, Equatable {
             }
             raw("]}")
         case nil: raw("null")
+        }
+        if let depfile {
+            raw(",\"depfile\":")
+            JSON.writeString(depfile, into: &out)
         }
         raw(",\"env\":")
         if env.isEmpty {

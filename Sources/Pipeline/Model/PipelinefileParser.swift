@@ -9,7 +9,7 @@ public struct PipelinefileParser {
 
     public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention", "cache"]
     public static let cacheKeys = ["remote", "read_only"]
-    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets"]
+    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets", "depfile"]
     public static let retentionKeys = ["keep_jobs", "ttl", "max_size"]
 
     public func parse(path: String, displayPath: String? = nil) throws -> Pipelinefile {
@@ -177,6 +177,23 @@ public struct PipelinefileParser {
                 throw PipelineError(.invalidInput, "'cache' of step '\(name)' must be true or false, found \(describe(node))", location: node.location)
             }
             step.cache = flag
+        }
+        if let node = value(fields, "depfile") {
+            guard let text = node.scalar, !node.isNull else {
+                throw PipelineError(.invalidInput, "'depfile' of step '\(name)' must be a path, found \(describe(node))", location: node.location)
+            }
+            guard case .run = step.action else {
+                throw PipelineError(.invalidInput, "'depfile' belongs to 'run' steps: step '\(name)' has no command that writes one",
+                                    location: keyOf(fields, node) ?? node.location)
+            }
+            let path = try workspacePath(try Interpolation.expand(text, vars: vars, at: node.location), what: "depfile", step: name, at: node.location)
+            if path.isEmpty || Glob.isPattern(path) {
+                throw PipelineError(.invalidInput, "depfile '\(text)' of step '\(name)' must name one file", location: node.location)
+            }
+            if path == ".pipeline" || path.hasPrefix(".pipeline/") {
+                throw PipelineError(.invalidInput, "depfile '\(text)' of step '\(name)' is inside the store", location: node.location)
+            }
+            step.depfile = path
         }
         var stepEnv = env
         if let node = value(fields, "env") { stepEnv = stepEnv.merged(with: try parseEnv(node, vars: vars)) }

@@ -1,7 +1,7 @@
 /// A validated Pipelinefile and its graph, kept in binary beside the workspace state and
 /// keyed by the file's digest: a run whose Pipelinefile did not change skips YAML entirely.
 public enum PlanCache {
-    static let magic = "PLPLAN04"
+    static let magic = "PLPLAN05"
 
     /// The cached plan, if `path` holds one for exactly these bytes and display name.
     public static func load(path: String, digest: Digest, displayPath: String, rules: [String]) -> (file: Pipelinefile, graph: Graph)? {
@@ -87,6 +87,8 @@ public enum PlanCache {
         w.u64((step.timeout ?? 0).bitPattern)
         w.u8(step.cache ? 1 : 0)
         writeEnv(step.env, &w)
+        w.u8(step.depfile == nil ? 0 : 1)
+        w.string(step.depfile ?? "")
         writeLocation(step.location, &w)
         writeLocation(step.actionLocation, &w)
         for list in [step.needsLocations, step.inputLocations, step.outputLocations] {
@@ -119,6 +121,9 @@ public enum PlanCache {
         step.timeout = hasTimeout ? timeout : nil
         step.cache = try r.u8() == 1
         step.env = try readEnv(&r)
+        let hasDepfile = try r.u8() == 1
+        let depfile = try r.string()
+        step.depfile = hasDepfile ? depfile : nil
         step.location = try readLocation(&r, file: file)
         step.actionLocation = try readLocation(&r, file: file)
         var lists: [[SourceLocation]] = []

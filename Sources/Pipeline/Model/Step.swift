@@ -105,6 +105,9 @@ public final class Step: @unchecked Sendable {
     public var timeout: Double?
     public var cache: Bool
     public var env: EnvSpec
+    /// Where the command writes a Makefile-style list of the files it read (`cc -MD -MF`),
+    /// workspace-relative: those files are checked with its cached result.
+    public var depfile: String?
     public var location: SourceLocation
     /// Where each `needs` entry, input and output was written, for errors found after parsing.
     public var needsLocations: [SourceLocation]

@@ -14,6 +14,9 @@ public enum RebuildReason: Sendable, Equatable, CustomStringConvertible {
     case inputRemoved(String)
     case outputMissing(String)
     case outputModified(String)
+    /// A file the step's depfile named (a header) has other content than when it ran.
+    case discoveredInputChanged(String)
+    case discoveredInputRemoved(String)
     /// Dry run only: a dependency would run first, so this step's inputs are not known yet.
     case dependencyPending(String)
 
@@ -31,6 +34,8 @@ public enum RebuildReason: Sendable, Equatable, CustomStringConvertible {
         case .inputRemoved(let path): return "input \(path) is gone"
         case .outputMissing(let path): return "output \(path) is missing"
         case .outputModified(let path): return "output \(path) was modified"
+        case .discoveredInputChanged(let path): return "discovered input \(path) changed"
+        case .discoveredInputRemoved(let path): return "discovered input \(path) is gone"
         case .dependencyPending(let step): return "it depends on \(step), which would run first"
         }
     }
@@ -50,6 +55,8 @@ public enum RebuildReason: Sendable, Equatable, CustomStringConvertible {
         case .inputRemoved: return "input_removed"
         case .outputMissing: return "output_missing"
         case .outputModified: return "output_modified"
+        case .discoveredInputChanged: return "discovered_input_changed"
+        case .discoveredInputRemoved: return "discovered_input_removed"
         case .dependencyPending: return "dependency_pending"
         }
     }

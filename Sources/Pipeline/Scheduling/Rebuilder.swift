@@ -79,7 +79,7 @@ public final class Rebuilder {
         switch step.action {
         case .run(let command):
             return ActionDescription(kind: "run", command: command, env: env, secrets: secrets, inputs: inputs, outputs: step.outputs,
-                                     timeout: step.timeout)
+                                     timeout: step.timeout, depfile: step.depfile)
         case .use(let rule, let with):
             return ActionDescription(kind: rule, ruleVersion: registry.version(of: rule), command: nil, with: with, env: env, secrets: secrets,
                                      inputs: inputs, outputs: step.outputs, timeout: step.timeout)
@@ -103,6 +103,9 @@ public final class Rebuilder {
         let record = records[step.name]
         if let record, record.status.succeeded, record.key == key {
             guard step.cache else { return .run(because: .cacheDisabled) }
+            if let changed = try discoveredChange(record.result) {
+                return try cached(step, key: key, reason: changed) ?? .run(because: changed)
+            }
             if let problem = try checkOutputs(record.result) {
                 return try cached(step, key: key, reason: problem) ?? .run(because: problem)
             }
@@ -120,11 +123,12 @@ public final class Rebuilder {
     /// first, then from the remote cache, whose result and (verified) blobs land in the
     /// local store before they are used.
     func cached(_ step: Step, key: ActionKey, reason: RebuildReason) throws -> RebuildDecision? {
-        if let result = try store.result(for: key),
+        if let stored = try store.result(for: key), let result = try holding(stored, key: key, lookup: { try self.store.result(for: $0) }),
            !result.files.contains(where: { $0.linkTarget == nil && !store.contains($0.digest) }) {
             return .restore(result, because: reason)
         }
-        guard let remote, let result = remote.result(for: key) else { return nil }
+        guard let remote, let shared = remote.result(for: key), let result = try holding(shared, key: key, lookup: { remote.result(for: $0) })
+        else { return nil }
         var needed = result.files.filter { $0.linkTarget == nil }.map(\.digest)
         for log in [result.stdout, result.stderr] where log != .empty { needed.append(log) }
         for digest in Set(needed) where !store.contains(digest) {
@@ -132,7 +136,117 @@ public final class Rebuilder {
             if let local = store as? LocalStore { try local.put(bytes: bytes, digest: digest) } else { _ = try store.put(bytes: bytes) }
         }
         try store.store(result, for: key)
+        if !result.discoveredInputs.isEmpty { try store.store(result, for: Rebuilder.variantKey(key, result.discoveredInputs)) }
         return .restore(result, because: reason)
+    }
+
+    // MARK: Discovered inputs
+
+    /// The first discovered input of `result` that is gone or has other content now.
+    public func discoveredChange(_ result: ActionResult) throws -> RebuildReason? {
+        for input in result.discoveredInputs {
+            guard let digest = try currentDigest(input.path) else { return .discoveredInputRemoved(input.path) }
+            if digest != input.digest { return .discoveredInputChanged(input.path) }
+        }
+        return nil
+    }
+
+    /// A discovered input's digest now (through the stat cache); nil when it is not a file.
+    func currentDigest(_ path: String) throws -> Digest? {
+        let full = path.hasPrefix("/") ? path : absolute(path)
+        guard let st = FileSystem.stat(full, follow: true), st.kind == .file else { return nil }
+        return try statCache.digest(of: full, key: path, stat: st)
+    }
+
+    /// `result` when its discovered inputs still hold. Otherwise the result stored for the
+    /// same key under the digests those files have now (an edited header reverted, a branch
+    /// switched back), if there is one and it holds; else nil. Like ccache's manifest: the
+    /// latest result names the files, their current digests name the variant.
+    func holding(_ result: ActionResult, key: ActionKey, lookup: (ActionKey) throws -> ActionResult?) throws -> ActionResult? {
+        if result.discoveredInputs.isEmpty { return result }
+        var current: [DiscoveredInput] = []
+        current.reserveCapacity(result.discoveredInputs.count)
+        for input in result.discoveredInputs {
+            guard let digest = try currentDigest(input.path) else { return nil }
+            current.append(DiscoveredInput(path: input.path, digest: digest))
+        }
+        if current == result.discoveredInputs { return result }
+        guard let variant = try lookup(Rebuilder.variantKey(key, current)), try discoveredChange(variant) == nil else { return nil }
+        return variant
+    }
+
+    /// Where a result is also stored: its key and its discovered inputs' digests.
+    public static func variantKey(_ key: ActionKey, _ discovered: [DiscoveredInput]) -> ActionKey {
+        var text = "pipeline/discovered\n" + key.digest.hex + "\n"
+        for input in discovered { text += input.path + "\u{0}" + input.digest.hex + "\n" }
+        return ActionKey(SHA256.hash(text))
+    }
+
+    /// Before a step with a depfile runs: the old depfile goes (so one the command failed to
+    /// write is noticed, not taken from an earlier run) and its folder exists.
+    public func prepareDepfile(of step: Step) throws {
+        guard let depfile = step.depfile else { return }
+        let path = absolute(depfile)
+        if FileSystem.stat(path) != nil {
+            try FileSystem.remove(path)
+            statCache.forget(depfile)
+        }
+        let folder = Path.directory(of: depfile)
+        if folder != "." { try FileSystem.makeDirectories(absolute(folder)) }
+    }
+
+    /// After a successful command: the files its depfile names that are not declared inputs
+    /// or outputs, each with its digest now. Paths inside the workspace are made relative;
+    /// files outside it (system headers) are kept by absolute path and checked the same way
+    /// (`-MMD` leaves them out of the depfile). A missing or malformed depfile fails the step.
+    public func discoveredInputs(of step: Step, declared: [(path: String, digest: Digest)]) throws -> [DiscoveredInput] {
+        guard let depfile = step.depfile else { return [] }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(absolute(depfile))
+        } catch {
+            throw PipelineError(.stepFailed, "step '\(step.name)' did not write its depfile '\(depfile)'", step: step.name, path: depfile)
+        }
+        let parsed: Depfile
+        do {
+            parsed = try Depfile.parse(bytes, path: depfile)
+        } catch let error as PipelineError {
+            throw PipelineError(.stepFailed, "malformed depfile of step '\(step.name)': \(error.description)", step: step.name, path: depfile)
+        }
+        var skip = Set(declared.map(\.path))
+        skip.formUnion(step.outputs)
+        skip.insert(depfile)
+        var found: [DiscoveredInput] = []
+        for raw in parsed.prerequisites {
+            let path = workspacePath(raw)
+            guard skip.insert(path).inserted else { continue }
+            let full = path.hasPrefix("/") ? path : absolute(path)
+            guard let st = FileSystem.stat(full, follow: true) else {
+                throw PipelineError(.stepFailed, "the depfile '\(depfile)' of step '\(step.name)' names '\(raw)', which does not exist",
+                                    step: step.name, path: depfile)
+            }
+            guard st.kind == .file else { continue }  // a folder says nothing about content
+            found.append(DiscoveredInput(path: path, digest: try statCache.digest(of: full, key: path, stat: st)))
+        }
+        return found
+    }
+
+    /// A depfile's path, workspace-relative when inside the workspace, else absolute; both normalized.
+    func workspacePath(_ raw: String) -> String {
+        if !raw.hasPrefix("/"), let relative = Path.normalizeRelative(raw) { return relative }
+        var parts: [Substring] = []
+        let full = raw.hasPrefix("/") ? raw : root + "/" + raw
+        for part in full.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(part)
+        }
+        let normalized = "/" + parts.joined(separator: "/")
+        if normalized.hasPrefix(root + "/") { return String(normalized.dropFirst(root.count + 1)) }
+        return normalized
     }
 
     /// The first declared output that is missing or differs from what was recorded.
@@ -173,7 +287,7 @@ public final class Rebuilder {
                 let secretNames = Set(secretsBefore.keys).union(secretsAfter.keys).sorted()
                 return .envChanged(secretNames.first(where: { secretsBefore[$0] != secretsAfter[$0] }) ?? "?")
             }
-            for field in ["outputs", "timeout", "kind", "rule_version", "with", "platform", "salt"] where old[field] != new[field] {
+            for field in ["outputs", "timeout", "kind", "rule_version", "with", "platform", "salt", "depfile"] where old[field] != new[field] {
                 return .definitionChanged(field.replacing("_", with: " "))
             }
             return .commandChanged
@@ -326,6 +440,13 @@ public final class Rebuilder {
               record.envText == Rebuilder.envText(env)
         else { return nil }
         for (a, b) in zip(record.inputs, inputs) where a.digest != b.digest || a.path != b.path { return nil }
+        if !record.result.discoveredInputs.isEmpty {
+            do {
+                if try discoveredChange(record.result) != nil { return nil }
+            } catch {
+                return nil
+            }
+        }
         return record
     }
 

@@ -291,6 +291,7 @@ public final class Scheduler {
         }
         prefetch?.stop()
         try rebuilder.flushRestores()
+        try rebuilder.prepareDepfile(of: step)
         let before = rebuilder.snapshotOutputs(of: step)
         for output in step.outputs {
             let directory = Path.directory(of: output)
@@ -400,8 +401,9 @@ public final class Scheduler {
         }
         do {
             let outputs = try rebuilder.collectOutputs(of: step)
+            let discovered = try rebuilder.discoveredInputs(of: step, declared: run.description.inputs)
             var result = ActionResult(files: outputs.files, directories: outputs.directories, exitCode: 0, stdout: stdout, stderr: stderr,
-                                      durationNanos: completion.durationNanos)
+                                      durationNanos: completion.durationNanos, discoveredInputs: discovered)
             let evidence = record(.ran, exitCode: 0, result: result)
             let evidenceJSON = evidence.json
             result.run = evidenceJSON
@@ -409,8 +411,12 @@ public final class Scheduler {
             if let writer = rebuilder.writer {
                 writer.save(blobs: logBlobs + rebuilder.takePendingBlobs(), result: step.cache ? result : nil, key: run.key)
                 logBlobs = []
+                if step.cache, !discovered.isEmpty {
+                    writer.save(blobs: [], result: result, key: Rebuilder.variantKey(run.key, result.discoveredInputs))
+                }
             } else if step.cache {
                 try rebuilder.store.store(result, for: run.key)
+                if !discovered.isEmpty { try rebuilder.store.store(result, for: Rebuilder.variantKey(run.key, result.discoveredInputs)) }
             }
             rebuilder.record(step, key: run.key, status: .ran, reason: run.reason.description, description: run.description, result: result)
             publish(run.step, result)

@@ -34,6 +34,19 @@ extension OutputFile {
     }
 }
 
+/// A file a command said it read (in its depfile) beyond its declared inputs, with the
+/// digest it had. Not part of the key: checked when a result is looked up.
+public struct DiscoveredInput: Sendable, Equatable {
+    /// Workspace-relative, or absolute for a file outside the workspace (a system header).
+    public var path: String
+    public var digest: Digest
+
+    public init(path: String, digest: Digest) {
+        self.path = path
+        self.digest = digest
+    }
+}
+
 /// What the action cache remembers of a successful action.
 public struct ActionResult: Sendable, Equatable {
     public static let schemaID = "pipeline.action_result"
@@ -50,9 +63,13 @@ public struct ActionResult: Sendable, Equatable {
     /// The run record of the execution that produced these outputs (JSON of a `RunRecord`),
     /// so a step restored from the cache still has its evidence.
     public var run: JSON?
+    /// What the step's depfile named besides its declared inputs, sorted by path: the result
+    /// holds only while each still has its digest.
+    public var discoveredInputs: [DiscoveredInput]
 
     public init(files: [OutputFile], directories: [String] = [], exitCode: Int32 = 0, stdout: Digest = .empty,
-                stderr: Digest = .empty, durationNanos: Int64 = 0, run: JSON? = nil) {
+                stderr: Digest = .empty, durationNanos: Int64 = 0, run: JSON? = nil, discoveredInputs: [DiscoveredInput] = []) {
+        self.discoveredInputs = discoveredInputs.sorted { $0.path < $1.path }
         self.files = files.sorted { $0.path < $1.path }
         self.directories = directories.sorted()
         self.exitCode = exitCode
@@ -79,6 +96,9 @@ public struct ActionResult: Sendable, Equatable {
             "duration_ns": .int(durationNanos),
         ]
         if let run { members["run"] = run }
+        if !discoveredInputs.isEmpty {
+            members["discovered_inputs"] = .array(discoveredInputs.map { ["path": .string($0.path), "sha256": .string($0.digest.hex)] })
+        }
         return .object(members)
     }
 
@@ -100,5 +120,12 @@ public struct ActionResult: Sendable, Equatable {
         stderr = err
         durationNanos = json["duration_ns"]?.intValue ?? 0
         run = json["run"]
+        // Results written before depfiles existed have none.
+        discoveredInputs = try (json["discovered_inputs"]?.arrayValue ?? []).map { entry in
+            guard let path = entry["path"]?.stringValue, let digest = entry["sha256"]?.stringValue.flatMap({ Digest(hex: $0) }) else {
+                throw fail("discovered input")
+            }
+            return DiscoveredInput(path: path, digest: digest)
+        }
     }
 }

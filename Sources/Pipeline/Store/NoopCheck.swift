@@ -64,7 +64,7 @@ public enum NoopCheck {
 
     static func matches(_ entries: ArraySlice<Entry>, root: String, writtenAt: Int64, racy: Int64) -> Bool {
         for entry in entries {
-            let full = entry.path.isEmpty ? root : root + "/" + entry.path
+            let full = entry.path.isEmpty ? root : (entry.path.hasPrefix("/") ? entry.path : root + "/" + entry.path)
             guard let now = FileSystem.stat(full, follow: true), sameStat(now, entry.stat),
                   writtenAt - max(now.mtimeNanos, now.ctimeNanos) > racy
             else { return false }
@@ -85,7 +85,7 @@ public enum NoopCheck {
                              pipelinefileDigest: Digest, root: String, racyWindowNanos: Int64 = 100_000_000) throws {
         let writtenAt = pl_wall_ns()
         for entry in entries {
-            let full = entry.path.isEmpty ? root : root + "/" + entry.path
+            let full = entry.path.isEmpty ? root : (entry.path.hasPrefix("/") ? entry.path : root + "/" + entry.path)
             guard let now = FileSystem.stat(full, follow: true), sameStat(now, entry.stat),
                   writtenAt - max(now.mtimeNanos, now.ctimeNanos) > racyWindowNanos
             else {

@@ -55,7 +55,7 @@ public final class StepRecord: Sendable, Equatable {
 /// Every step's last record in one workspace, in one binary file replaced atomically at the
 /// end of a run (ninja's .ninja_log, with content digests).
 public final class StepRecords {
-    static let magic = "PLSTEP03"
+    static let magic = "PLSTEP04"
     public let path: String?
     public private(set) var records: [String: StepRecord] = [:]
     public private(set) var isDirty = false
@@ -115,6 +115,8 @@ public final class StepRecords {
             w.i64(r.finishedAt)
             w.digest(r.plan)
             w.string(r.envText)
+            w.u32(UInt32(r.result.discoveredInputs.count))
+            for input in r.result.discoveredInputs { w.string(input.path); w.digest(input.digest) }
         }
         return ChecksummedFile.seal(w)
     }
@@ -153,8 +155,13 @@ public final class StepRecords {
                 let finishedAt = try r.i64()
                 let plan = try r.digest()
                 let envText = try r.string()
+                let discoveredCount = Int(try r.u32())
+                guard discoveredCount <= bytes.count else { return nil }
+                var discovered: [DiscoveredInput] = []
+                discovered.reserveCapacity(discoveredCount)
+                for _ in 0..<discoveredCount { discovered.append(DiscoveredInput(path: try r.string(), digest: try r.digest())) }
                 let result = ActionResult(files: files, directories: directories, exitCode: exitCode, stdout: stdout, stderr: stderr,
-                                          durationNanos: duration)
+                                          durationNanos: duration, discoveredInputs: discovered)
                 records[name] = StepRecord(name: name, key: key, status: status, reason: reason, inputs: inputs, definition: definition,
                                            result: result, finishedAt: finishedAt, plan: plan, envText: envText)
             }

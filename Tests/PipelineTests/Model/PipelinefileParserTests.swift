@@ -165,4 +165,23 @@ final class PipelinefileParserTests: XCTestCase {
         XCTAssertEqual(file.steps.count, 20_000)
         XCTAssertEqual(try Graph(file).order.count, 20_000)
     }
+
+    func testDepfile() throws {
+        let text = "pipeline: 1\nvars: { out: build }\nsteps:\n  c:\n    run: cc -MD -MF ${out}/c.d -c c.c\n    depfile: ./${out}//c.d\n"
+        let file = try parse(text)
+        XCTAssertEqual(file.steps[0].depfile, "build/c.d", "interpolated and normalized")
+        XCTAssertNil(try parse("pipeline: 1\nsteps:\n  c: { run: x }\n").steps[0].depfile)
+        assertError("pipeline: 1\nsteps:\n  a:\n    use: pack\n    depfile: a.d\n", line: 5, column: 5, contains: "'depfile' belongs to 'run' steps")
+        assertError("pipeline: 1\nsteps:\n  a:\n    run: x\n    depfile: ../a.d\n", line: 5, column: 14, contains: "escapes the workspace")
+        assertError("pipeline: 1\nsteps:\n  a:\n    run: x\n    depfile: [a.d]\n", line: 5, contains: "'depfile' of step 'a' must be a path")
+        assertError("pipeline: 1\nsteps:\n  a:\n    run: x\n    depfile: '*.d'\n", line: 5, contains: "must name one file")
+        assertError("pipeline: 1\nsteps:\n  a:\n    run: x\n    depfile: .pipeline/a.d\n", line: 5, contains: "inside the store")
+
+        // The plan cache keeps it.
+        let ws = TestWorkspace()
+        let parsed = try PipelinefileParser().parseWithGraph(bytes: Array(text.utf8), displayPath: "Pipelinefile.yaml")
+        try PlanCache.save(parsed.file, graph: parsed.graph, rules: [], to: ws.path("plan"))
+        let loaded = try XCTUnwrap(PlanCache.load(path: ws.path("plan"), digest: parsed.file.digest, displayPath: "Pipelinefile.yaml", rules: []))
+        XCTAssertEqual(loaded.file.steps[0].depfile, "build/c.d")
+    }
 }

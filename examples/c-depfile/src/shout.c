@@ -1,0 +1,5 @@
+#include <stdio.h>
+
+#include "shout.h"
+
+void shout(const char *text) { printf("%s!\n", text); }
