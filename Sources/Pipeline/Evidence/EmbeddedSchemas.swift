@@ -196,6 +196,40 @@ public enum EmbeddedSchemas {
 }
 
 """#,
+        "schemas/v1/output/graph.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.graph/1.0.0",
+  "title": "pipeline.graph",
+  "description": "`pipeline graph --format json`: the selected steps in topological order with their edges; with --status, what a run would do to each (decided without running anything).",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "steps"],
+  "properties": {
+    "schema_id": { "const": "pipeline.graph" },
+    "schema_version": { "const": "1.0.0" },
+    "steps": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["name", "kind", "needs", "inputs", "outputs"],
+        "properties": {
+          "name": { "type": "string" },
+          "kind": { "type": "string" },
+          "needs": { "type": "array", "items": { "type": "string" } },
+          "inputs": { "type": "array", "items": { "type": "string" } },
+          "outputs": { "type": "array", "items": { "type": "string" } },
+          "status": { "enum": ["up_to_date", "restore", "run", "skipped", "error"] },
+          "reason": { "type": ["string", "null"] },
+          "reason_code": { "type": ["string", "null"] }
+        },
+        "additionalProperties": false
+      }
+    }
+  },
+  "additionalProperties": false
+}
+
+"""#,
         "schemas/v1/output/key.schema.json": #"""
 {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
