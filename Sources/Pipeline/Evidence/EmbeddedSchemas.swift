@@ -37,6 +37,12 @@ public enum EmbeddedSchemas {
       },
       "additionalProperties": false
     },
+    "pools": {
+      "type": "object",
+      "description": "Ninja-style pools: name → depth, the most commands of the pool's steps (`pool: NAME`) that run at once, whatever -j is.",
+      "patternProperties": { "^[A-Za-z_][A-Za-z0-9_.-]*$": { "type": "integer", "minimum": 1 } },
+      "additionalProperties": false
+    },
     "cache": {
       "type": "object",
       "description": "The shared remote cache (Bazel HTTP cache protocol).",
@@ -77,7 +83,8 @@ public enum EmbeddedSchemas {
         "timeout": { "type": ["number", "string"], "pattern": "^[0-9.]+[smh]?$" },
         "cache": { "type": "boolean" },
         "env": { "$ref": "#/$defs/env" },
-        "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } }
+        "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } },
+        "pool": { "type": "string", "description": "A pool declared under the top-level pools: limits how many of its steps run at once." }
       },
       "additionalProperties": false,
       "not": { "required": ["run", "use"] },
@@ -407,6 +414,26 @@ public enum EmbeddedSchemas {
     "schema_id": { "const": "pipeline.plan" },
     "schema_version": { "const": "1.0.0" },
     "job": { "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" },
+    "steps": { "type": "array", "items": { "type": "string" } }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/query.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.query/1.0.0",
+  "title": "pipeline.query",
+  "description": "`pipeline query deps|rdeps STEP --json`: the steps the targets need (deps) or that need them (rdeps), transitively unless `direct`, in topological order, without the targets themselves.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "query", "direct", "targets", "steps"],
+  "properties": {
+    "schema_id": { "const": "pipeline.query" },
+    "schema_version": { "const": "1.0.0" },
+    "query": { "enum": ["deps", "rdeps"] },
+    "direct": { "type": "boolean" },
+    "targets": { "type": "array", "items": { "type": "string" }, "minItems": 1 },
     "steps": { "type": "array", "items": { "type": "string" } }
   },
   "additionalProperties": false

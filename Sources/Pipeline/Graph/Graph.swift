@@ -178,15 +178,37 @@ public struct Graph: Sendable {
         return order.filter { wanted[$0] }
     }
 
-    /// Resolves target names; an unknown one is an error with a suggestion.
-    public func resolve(targets: [String]) throws -> [Int] {
-        try targets.map { name in
-            guard let index = indexByName[name] else {
-                throw PipelineError(.unknownStep, "unknown step '\(name)'\(Suggestion.hint(for: name, in: indexByName.keys))",
-                                    hint: "`pipeline list` shows the steps")
-            }
-            return index
+    /// The steps that depend on `targets`, directly or through others (themselves included),
+    /// in topological order.
+    public func dependentClosure(of targets: [Int]) -> [Int] {
+        var wanted = [Bool](repeating: false, count: steps.count)
+        var work = targets
+        while let next = work.popLast() {
+            if wanted[next] { continue }
+            wanted[next] = true
+            work.append(contentsOf: dependents[next])
         }
+        return order.filter { wanted[$0] }
+    }
+
+    /// Resolves targets; an unknown one is an error with a suggestion.
+    public func resolve(targets: [String]) throws -> [Int] {
+        var result: [Int] = []
+        for target in targets { result += try resolve(target: target) }
+        return result
+    }
+
+    /// One target: a step name, else a declared output path (`build/app`, `./build/app`, a
+    /// file inside a declared output folder), which stands for the step producing it.
+    public func resolve(target: String) throws -> [Int] {
+        if let index = indexByName[target] { return [index] }
+        if let path = Path.normalizeRelative(target), !path.isEmpty,
+           let producer = producers[path] ?? (path.contains("/") ? producer(of: path) : nil) {
+            return [producer]
+        }
+        let candidates = target.contains("/") ? Array(indexByName.keys) + Array(producers.keys) : Array(indexByName.keys)
+        throw PipelineError(.unknownStep, "unknown step '\(target)'\(Suggestion.hint(for: target, in: candidates))",
+                            hint: "`pipeline list` shows the steps; a declared output path builds the step producing it")
     }
 }
 

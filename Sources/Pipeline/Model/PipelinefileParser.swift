@@ -7,9 +7,9 @@ public struct PipelinefileParser {
         self.registry = registry
     }
 
-    public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention", "cache"]
+    public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention", "cache", "pools"]
     public static let cacheKeys = ["remote", "read_only"]
-    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets"]
+    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets", "pool"]
     public static let retentionKeys = ["keep_jobs", "ttl", "max_size"]
 
     public func parse(path: String, displayPath: String? = nil) throws -> Pipelinefile {
@@ -47,6 +47,7 @@ public struct PipelinefileParser {
         let defaults = try value(top, "default").map { try stringList($0, what: "default", vars: vars) } ?? []
         let retention = try value(top, "retention").map(parseRetention) ?? [:]
         let cache = try value(top, "cache").map(parseCache) ?? [:]
+        let pools = try value(top, "pools").map(parsePools) ?? [:]
 
         guard let stepsNode = value(top, "steps") else {
             throw PipelineError(.invalidInput, "missing 'steps:'", location: root.location)
@@ -55,10 +56,11 @@ public struct PipelinefileParser {
         var steps: [Step] = []
         steps.reserveCapacity(stepPairs.count)
         for (keyNode, body) in stepPairs {
-            steps.append(try parseStep(name: keyNode, body: body, vars: vars, env: env))
+            steps.append(try parseStep(name: keyNode, body: body, vars: vars, env: env, pools: pools))
         }
         var file_ = Pipelinefile(displayPath: file, version: version, vars: vars, env: env, defaultTargets: [],
                                  steps: steps, digest: SHA256.hash(bytes), retention: retention, cache: cache)
+        file_.pools = pools
         let graph = try Graph(file_)
         if let defaultsNode = value(top, "default") {
             for (index, name) in defaults.enumerated() where graph.index(of: name) == nil {
@@ -72,7 +74,7 @@ public struct PipelinefileParser {
 
     // MARK: Steps
 
-    func parseStep(name keyNode: YAMLNode, body: YAMLNode, vars: [String: String], env: EnvSpec) throws -> Step {
+    func parseStep(name keyNode: YAMLNode, body: YAMLNode, vars: [String: String], env: EnvSpec, pools: [String: Int] = [:]) throws -> Step {
         let name = keyNode.scalar ?? ""
         guard StepName.isValid(name) else {
             throw PipelineError(.invalidInput, "invalid step name '\(name)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: keyNode.location)
@@ -177,6 +179,16 @@ public struct PipelinefileParser {
                 throw PipelineError(.invalidInput, "'cache' of step '\(name)' must be true or false, found \(describe(node))", location: node.location)
             }
             step.cache = flag
+        }
+        if let node = value(fields, "pool") {
+            guard let pool = node.scalar, !node.isNull else {
+                throw PipelineError(.invalidInput, "'pool' of step '\(name)' must be a pool name, found \(describe(node))", location: node.location)
+            }
+            guard let depth = pools[pool] else {
+                throw PipelineError(.invalidInput, "unknown pool '\(pool)' in step '\(name)'\(Suggestion.hint(for: pool, in: pools.keys))",
+                                    location: node.location, hint: pools.isEmpty ? "declare it at the top: pools: { \(pool): 1 }" : "pools: \(pools.keys.sorted().joined(separator: ", "))")
+            }
+            step.pool = Pool(name: pool, depth: depth)
         }
         var stepEnv = env
         if let node = value(fields, "env") { stepEnv = stepEnv.merged(with: try parseEnv(node, vars: vars)) }
@@ -330,6 +342,23 @@ public struct PipelinefileParser {
             }
         }
         return result
+    }
+
+    /// `pools: {link: 1}`: names and depths (at least 1).
+    func parsePools(_ node: YAMLNode) throws -> [String: Int] {
+        var pools: [String: Int] = [:]
+        for (key, valueNode) in try mapping(node, what: "'pools'", duplicate: "duplicate pool") {
+            let name = key.scalar ?? ""
+            guard StepName.isValid(name) else {
+                throw PipelineError(.invalidInput, "invalid pool name '\(name)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: key.location)
+            }
+            guard case .scalar(let text, true, _) = valueNode, let depth = Int(text), depth >= 1 else {
+                throw PipelineError(.invalidInput, "the depth of pool '\(name)' must be a whole number of at least 1, found \(describe(valueNode))",
+                                    location: valueNode.location)
+            }
+            pools[name] = depth
+        }
+        return pools
     }
 
     // MARK: Node helpers
