@@ -84,6 +84,18 @@ public enum EmbeddedSchemas {
         "cache": { "type": "boolean" },
         "env": { "$ref": "#/$defs/env" },
         "secrets": { "type": "array", "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } },
+        "matrix": {
+          "type": "object",
+          "description": "Expands the step to one step per combination, named name[axis=value,...] (axes and values in declaration order); ${matrix.AXIS} is the value in each.",
+          "minProperties": 1,
+          "patternProperties": {
+            "^[A-Za-z_][A-Za-z0-9_]*$": {
+              "type": "array", "minItems": 1, "uniqueItems": true,
+              "items": { "type": ["string", "number", "boolean"], "pattern": "^[A-Za-z0-9_.+-]+$" }
+            }
+          },
+          "additionalProperties": false
+        },
         "pool": { "type": "string", "description": "A pool declared under the top-level pools: limits how many of its steps run at once." }
       },
       "additionalProperties": false,
@@ -754,7 +766,7 @@ public enum EmbeddedSchemas {
         "type": "object",
         "required": ["path", "step", "status", "sha256"],
         "properties": {
-          "path": { "type": "string", "pattern": "^runs/[0-9]{4,}_[A-Za-z_][A-Za-z0-9_.-]*\\.json$" },
+          "path": { "type": "string", "pattern": "^runs/[0-9]{4,}_[A-Za-z_][A-Za-z0-9_.-]*(\\[[A-Za-z0-9_.+=,-]+\\])?\\.json$" },
           "step": { "type": "string" },
           "status": { "enum": ["ran", "failed"] },
           "exit_code": { "type": ["integer", "null"] },

@@ -9,7 +9,7 @@ public struct PipelinefileParser {
 
     public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention", "cache", "pools"]
     public static let cacheKeys = ["remote", "read_only"]
-    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets", "pool"]
+    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets", "pool", "matrix"]
     public static let retentionKeys = ["keep_jobs", "ttl", "max_size"]
 
     public func parse(path: String, displayPath: String? = nil) throws -> Pipelinefile {
@@ -56,14 +56,18 @@ public struct PipelinefileParser {
         var steps: [Step] = []
         steps.reserveCapacity(stepPairs.count)
         for (keyNode, body) in stepPairs {
-            steps.append(try parseStep(name: keyNode, body: body, vars: vars, env: env, pools: pools))
+            if case .mapping(let fields, _) = body, let matrixNode = value(fields, "matrix") {
+                steps += try expandMatrix(name: keyNode, body: body, matrix: matrixNode, vars: vars, env: env, pools: pools)
+            } else {
+                steps.append(try parseStep(name: keyNode, body: body, vars: vars, env: env, pools: pools))
+            }
         }
         var file_ = Pipelinefile(displayPath: file, version: version, vars: vars, env: env, defaultTargets: [],
                                  steps: steps, digest: SHA256.hash(bytes), retention: retention, cache: cache)
         file_.pools = pools
         let graph = try Graph(file_)
         if let defaultsNode = value(top, "default") {
-            for (index, name) in defaults.enumerated() where graph.index(of: name) == nil {
+            for (index, name) in defaults.enumerated() where (try? graph.resolve(target: name)) == nil {
                 let loc = elementLocation(defaultsNode, index)
                 throw PipelineError(.unknownStep, "default target '\(name)' is not a step\(Suggestion.hint(for: name, in: graph.names))", location: loc)
             }
@@ -74,11 +78,14 @@ public struct PipelinefileParser {
 
     // MARK: Steps
 
-    func parseStep(name keyNode: YAMLNode, body: YAMLNode, vars: [String: String], env: EnvSpec, pools: [String: Int] = [:]) throws -> Step {
-        let name = keyNode.scalar ?? ""
-        guard StepName.isValid(name) else {
-            throw PipelineError(.invalidInput, "invalid step name '\(name)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: keyNode.location)
+    /// One step; `combination` is the matrix expansion it is (its values are in `vars`).
+    func parseStep(name keyNode: YAMLNode, body: YAMLNode, vars: [String: String], env: EnvSpec, pools: [String: Int] = [:],
+                   combination: [(axis: String, value: String)] = []) throws -> Step {
+        let base = keyNode.scalar ?? ""
+        guard StepName.isValid(base) else {
+            throw PipelineError(.invalidInput, "invalid step name '\(base)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: keyNode.location)
         }
+        let name = combination.isEmpty ? base : Matrix.name(base, combination)
         if body.isNull {
             throw PipelineError(.invalidInput, "step '\(name)' is empty: give it 'run', 'use' or 'needs'", location: keyNode.location)
         }
@@ -249,6 +256,86 @@ public struct PipelinefileParser {
                                 location: location)
         }
         return normalized
+    }
+
+    // MARK: Matrix
+
+    /// A step with `matrix:`: one ordinary step per combination, in declaration order, each
+    /// parsed with `${matrix.AXIS}` defined. Two expansions may not declare the same output.
+    func expandMatrix(name keyNode: YAMLNode, body: YAMLNode, matrix node: YAMLNode, vars: [String: String], env: EnvSpec,
+                      pools: [String: Int]) throws -> [Step] {
+        let base = keyNode.scalar ?? ""
+        guard StepName.isValid(base) else {
+            throw PipelineError(.invalidInput, "invalid step name '\(base)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: keyNode.location)
+        }
+        let matrix = try parseMatrix(node, step: base)
+        var steps: [Step] = []
+        var owners: [String: (step: Step, combination: [(axis: String, value: String)])] = [:]
+        for combination in matrix.combinations {
+            var stepVars = vars
+            for (name, value) in Matrix.variables(combination) { stepVars[name] = value }
+            let step = try parseStep(name: keyNode, body: body, vars: stepVars, env: env, pools: pools, combination: combination)
+            for (k, output) in step.outputs.enumerated() {
+                if let (other, otherCombination) = owners[output] {
+                    let axis = zip(combination, otherCombination).first { $0.0.value != $0.1.value }?.0.axis ?? ""
+                    throw PipelineError(.invalidInput, "output '\(output)' of step '\(step.name)' is also an output of '\(other.name)': "
+                                            + "each expansion of a matrix step needs its own outputs",
+                                        location: step.outputLocations[safe: k] ?? step.location, step: step.name, path: output,
+                                        hint: "use ${matrix.\(axis)} in the path")
+                }
+                owners[output] = (step, combination)
+            }
+            steps.append(step)
+        }
+        return steps
+    }
+
+    /// `matrix: {os: [linux, mac], level: [O0, O2]}`: at least one axis, each a non-empty
+    /// list of distinct plain values.
+    func parseMatrix(_ node: YAMLNode, step: String) throws -> Matrix {
+        guard case .mapping = node else {
+            throw PipelineError(.invalidInput, "'matrix' of step '\(step)' must be a mapping of axes to lists of values, found \(describe(node))",
+                                location: node.location)
+        }
+        let pairs = try mapping(node, what: "'matrix' of step '\(step)'", duplicate: "duplicate matrix axis")
+        guard !pairs.isEmpty else {
+            throw PipelineError(.invalidInput, "'matrix' of step '\(step)' has no axes", location: node.location,
+                                hint: "matrix: { os: [linux, mac] }")
+        }
+        var axes: [Matrix.Axis] = []
+        for (key, valueNode) in pairs {
+            let axis = key.scalar ?? ""
+            guard EnvName.isValid(axis) else {
+                throw PipelineError(.invalidInput, "invalid matrix axis '\(axis)' in step '\(step)': axis names match [A-Za-z_][A-Za-z0-9_]*",
+                                    location: key.location)
+            }
+            guard case .sequence(let items, _) = valueNode else {
+                throw PipelineError(.invalidInput, "matrix axis '\(axis)' of step '\(step)' must be a list of values, found \(describe(valueNode))",
+                                    location: valueNode.location)
+            }
+            guard !items.isEmpty else {
+                throw PipelineError(.invalidInput, "matrix axis '\(axis)' of step '\(step)' is empty: give it at least one value",
+                                    location: valueNode.location)
+            }
+            var values: [String] = []
+            for item in items {
+                guard case .scalar(let text, _, _) = item, !item.isNull else {
+                    throw PipelineError(.invalidInput, "matrix axis '\(axis)' of step '\(step)' must hold plain values, found \(describe(item))",
+                                        location: item.location)
+                }
+                guard Matrix.isValidValue(text) else {
+                    throw PipelineError(.invalidInput,
+                                        "matrix value '\(text)' of axis '\(axis)' in step '\(step)' may hold only letters, digits and _ . + - "
+                                            + "(it becomes part of the step name)", location: item.location)
+                }
+                if values.contains(text) {
+                    throw PipelineError(.invalidInput, "duplicate value '\(text)' in matrix axis '\(axis)' of step '\(step)'", location: item.location)
+                }
+                values.append(text)
+            }
+            axes.append(Matrix.Axis(name: axis, values: values))
+        }
+        return Matrix(axes: axes)
     }
 
     // MARK: Sections
