@@ -87,7 +87,6 @@ public enum EmbeddedSchemas {
         "matrix": {
           "type": "object",
           "description": "Expands the step to one step per combination, named name[axis=value,...] (axes and values in declaration order); ${matrix.AXIS} is the value in each.",
-          "minProperties": 1,
           "patternProperties": {
             "^[A-Za-z_][A-Za-z0-9_]*$": {
               "type": "array", "minItems": 1, "uniqueItems": true,
