@@ -53,7 +53,8 @@ public struct Graph: Sendable {
                     targets = Graph.matrixSelection(need, steps: steps, groups: matrixSteps!)
                 }
                 guard !targets.isEmpty else {
-                    throw PipelineError(.unknownStep, "step '\(step.name)' needs unknown step '\(need)'\(Suggestion.hint(for: need, in: indexByName.keys))",
+                    let names = Array(indexByName.keys) + Array((matrixSteps ?? [:]).keys)
+                    throw PipelineError(.unknownStep, "step '\(step.name)' needs unknown step '\(need)'\(Suggestion.hint(for: need, in: names))",
                                         location: step.needsLocations[safe: k] ?? step.location, step: step.name)
                 }
                 if targets.contains(index) {
@@ -241,7 +242,8 @@ public struct Graph: Sendable {
            let producer = producers[path] ?? (path.contains("/") ? producer(of: path) : nil) {
             return [producer]
         }
-        let candidates = target.contains("/") ? Array(indexByName.keys) + Array(producers.keys) : Array(indexByName.keys)
+        let names = Array(indexByName.keys) + Array(matrixSteps.keys)
+        let candidates = target.contains("/") ? names + Array(producers.keys) : names
         throw PipelineError(.unknownStep, "unknown step '\(target)'\(Suggestion.hint(for: target, in: candidates))",
                             hint: "`pipeline list` shows the steps; a declared output path builds the step producing it")
     }

@@ -56,7 +56,7 @@ final class MatrixTests: XCTestCase {
         }
         XCTAssertThrowsError(try graph.resolve(target: "compile[os]"))
         XCTAssertThrowsError(try graph.resolve(target: "compil")) { error in
-            XCTAssertTrue("\(error)".contains("unknown step 'compil'"), "\(error)")
+            XCTAssertTrue("\(error)".contains("unknown step 'compil' (did you mean 'compile'?)"), "\(error)")
         }
     }
 
@@ -113,7 +113,9 @@ final class MatrixTests: XCTestCase {
         if let error = parseError("pipeline: 1\nsteps:\n  a:\n    matrix: { os: [linux], level: [O0, O2] }\n    run: x\n    outputs: [o]\n") {
             XCTAssertEqual(error.hint, "use ${matrix.level} in the path")
         }
-        // A need or default naming no expansion.
+        // A need or default naming no expansion, or a typo of a matrix step's name.
+        assertError("pipeline: 1\nsteps:\n  compile: { matrix: { os: [linux] }, run: x }\n  b: { needs: [compil], run: y }\n", line: 4, column: 16,
+                    contains: "needs unknown step 'compil' (did you mean 'compile'?)", code: .unknownStep)
         assertError("pipeline: 1\nsteps:\n  a: { matrix: { os: [linux] }, run: x }\n  b: { needs: [\"a[os=mac]\"], run: y }\n", line: 4, column: 16,
                     contains: "needs unknown step 'a[os=mac]'", code: .unknownStep)
     }
