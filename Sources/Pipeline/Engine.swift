@@ -473,6 +473,13 @@ public final class Engine {
     /// Why `step` would do work now (a dry run of what it needs), and why it ran last time.
     public func explain(_ name: String, executor: Executor) throws -> (now: StepOutcome?, last: StepRecord?) {
         let (file, graph) = try load()
+        // One step: a name, a declared output, or a matrix selection that picks exactly one.
+        let picked = try graph.resolve(target: name)
+        guard picked.count == 1 else {
+            throw PipelineError(.unknownStep, "'\(name)' is \(picked.count) steps; explain one of them",
+                                hint: picked.map { graph.steps[$0].name }.joined(separator: ", "))
+        }
+        let name = graph.steps[picked[0]].name
         let selected = try selection([name], file: file, graph: graph)
         let store = try openStore()
         let state = try store.workspaceState(for: workspace.root)

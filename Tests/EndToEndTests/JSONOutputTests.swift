@@ -122,6 +122,9 @@ final class JSONSchemaTests: XCTestCase {
         lines += f.run(["run", "--json", "--explain"]).stdoutLines
         f.write("src/in.txt", "changed\n")
         lines += f.run(["run", "--json", "-n"]).stdoutLines
+        lines += f.run(["graph", "--json", "--status"]).stdoutLines
+        lines += f.run(["query", "deps", "c", "--json"]).stdoutLines
+        lines += f.run(["query", "rdeps", "a", "--direct", "--json"]).stdoutLines
         lines += f.run(["run", "--json", "no-such-step"]).stdoutLines
         f.pipelinefile("pipeline: 1\nsteps:\n  bad: { run: 'echo oops >&2; exit 3' }\n")
         lines += f.run(["run", "--json"]).stdoutLines

@@ -69,6 +69,16 @@ final class PipelinefileSchemaTests: XCTestCase {
               release: { needs: [app], use: pack, with: { type: run, out: dist } }
               all: { needs: [release] }
             """, true))
+        documents.append(("pools and matrix", """
+            pipeline: 1
+            pools: { link: 1 }
+            steps:
+              compile: { matrix: { os: [linux, mac], level: [O0, 2] }, run: "cc -${matrix.level}", outputs: ["o/${matrix.os}-${matrix.level}"] }
+              link: { needs: [compile], run: ld, pool: link }
+            """, true))
+        documents.append(("empty matrix axis", "pipeline: 1\nsteps:\n  a: { matrix: { os: [] }, run: x }\n", false))
+        documents.append(("matrix value with a space", "pipeline: 1\nsteps:\n  a: { matrix: { os: [a b] }, run: x }\n", false))
+        documents.append(("pool depth 0", "pipeline: 1\npools: { link: 0 }\nsteps:\n  a: { run: x }\n", false))
         documents.append(("missing pipeline:", "steps:\n  a: { run: x }\n", false))
         documents.append(("unknown top-level key", "pipeline: 1\nstpes: {}\nsteps:\n  a: { run: x }\n", false))
         documents.append(("unknown step key", "pipeline: 1\nsteps:\n  a: { rn: x }\n", false))

@@ -37,6 +37,12 @@ public enum EmbeddedSchemas {
       },
       "additionalProperties": false
     },
+    "pools": {
+      "type": "object",
+      "description": "Ninja-style pools: name → depth, the most commands of the pool's steps (`pool: NAME`) that run at once, whatever -j is.",
+      "patternProperties": { "^[A-Za-z_][A-Za-z0-9_.-]*$": { "type": "integer", "minimum": 1 } },
+      "additionalProperties": false
+    },
     "cache": {
       "type": "object",
       "description": "The shared remote cache (Bazel HTTP cache protocol).",
@@ -81,7 +87,19 @@ public enum EmbeddedSchemas {
         "depfile": {
           "type": "string", "minLength": 1,
           "description": "Where the command writes a Makefile-style list of the files it read (cc -MD -MF FILE); they are checked with its cached result."
-        }
+        },
+        "matrix": {
+          "type": "object",
+          "description": "Expands the step to one step per combination, named name[axis=value,...] (axes and values in declaration order); ${matrix.AXIS} is the value in each.",
+          "patternProperties": {
+            "^[A-Za-z_][A-Za-z0-9_]*$": {
+              "type": "array", "minItems": 1, "uniqueItems": true,
+              "items": { "type": ["string", "number", "boolean"], "pattern": "^[A-Za-z0-9_.+-]+$" }
+            }
+          },
+          "additionalProperties": false
+        },
+        "pool": { "type": "string", "description": "A pool declared under the top-level pools: limits how many of its steps run at once." }
       },
       "additionalProperties": false,
       "not": { "required": ["run", "use"] },
@@ -215,6 +233,40 @@ public enum EmbeddedSchemas {
     },
     "removed_count": { "type": "integer", "minimum": 0 },
     "bytes_freed": { "type": "integer", "minimum": 0 }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/graph.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.graph/1.0.0",
+  "title": "pipeline.graph",
+  "description": "`pipeline graph --format json`: the selected steps in topological order with their edges; with --status, what a run would do to each (decided without running anything).",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "steps"],
+  "properties": {
+    "schema_id": { "const": "pipeline.graph" },
+    "schema_version": { "const": "1.0.0" },
+    "steps": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": ["name", "kind", "needs", "inputs", "outputs"],
+        "properties": {
+          "name": { "type": "string" },
+          "kind": { "type": "string" },
+          "needs": { "type": "array", "items": { "type": "string" } },
+          "inputs": { "type": "array", "items": { "type": "string" } },
+          "outputs": { "type": "array", "items": { "type": "string" } },
+          "status": { "enum": ["up_to_date", "restore", "run", "skipped", "error"] },
+          "reason": { "type": ["string", "null"] },
+          "reason_code": { "type": ["string", "null"] }
+        },
+        "additionalProperties": false
+      }
+    }
   },
   "additionalProperties": false
 }
@@ -451,6 +503,26 @@ public enum EmbeddedSchemas {
     "schema_id": { "const": "pipeline.plan" },
     "schema_version": { "const": "1.0.0" },
     "job": { "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$" },
+    "steps": { "type": "array", "items": { "type": "string" } }
+  },
+  "additionalProperties": false
+}
+
+"""#,
+        "schemas/v1/output/query.schema.json": #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "pipeline.query/1.0.0",
+  "title": "pipeline.query",
+  "description": "`pipeline query deps|rdeps STEP --json`: the steps the targets need (deps) or that need them (rdeps), transitively unless `direct`, in topological order, without the targets themselves.",
+  "type": "object",
+  "required": ["schema_id", "schema_version", "query", "direct", "targets", "steps"],
+  "properties": {
+    "schema_id": { "const": "pipeline.query" },
+    "schema_version": { "const": "1.0.0" },
+    "query": { "enum": ["deps", "rdeps"] },
+    "direct": { "type": "boolean" },
+    "targets": { "type": "array", "items": { "type": "string" }, "minItems": 1 },
     "steps": { "type": "array", "items": { "type": "string" } }
   },
   "additionalProperties": false
@@ -806,7 +878,7 @@ public enum EmbeddedSchemas {
         "type": "object",
         "required": ["path", "step", "status", "sha256"],
         "properties": {
-          "path": { "type": "string", "pattern": "^runs/[0-9]{4,}_[A-Za-z_][A-Za-z0-9_.-]*\\.json$" },
+          "path": { "type": "string", "pattern": "^runs/[0-9]{4,}_[A-Za-z_][A-Za-z0-9_.-]*(\\[[A-Za-z0-9_.+=,-]+\\])?\\.json$" },
           "step": { "type": "string" },
           "status": { "enum": ["ran", "failed"] },
           "exit_code": { "type": ["integer", "null"] },

@@ -58,8 +58,15 @@ public struct CompilationDatabase: Sendable, Equatable {
         switch command {
         case .argv(let argv): words = argv
         case .shell(let line):
-            guard let split = ShellWords.split(line) else { return nil }
-            words = split
+            // `mkdir -p build && cc -c …`: the one compiler invocation of an && list.
+            guard let commands = ShellWords.andList(line)?.compactMap(ShellWords.split), commands.count == ShellWords.andList(line)?.count else { return nil }
+            let compiles = commands.filter { command in
+                let rest = command.drop(while: isAssignment)
+                guard let first = rest.first else { return false }
+                return first.hasPrefix("$") || isCompiler(first) || wrappers.contains(String(first.split(separator: "/").last ?? ""))
+            }
+            guard compiles.count == 1 else { return nil }
+            words = compiles[0]
         }
         while let first = words.first, isAssignment(first) { words.removeFirst() }
         guard let first = words.first else { return nil }
@@ -136,6 +143,40 @@ public struct CompilationDatabase: Sendable, Equatable {
 /// command: nil when the line has anything else (`;`, `&`, `|`, `<`, `>`, `(`, `)`, a
 /// backquote, a newline, an unterminated quote).
 public enum ShellWords {
+    /// The commands of an `A && B && C` line, split where `&&` stands outside quotes; nil
+    /// for a line ending in `&&` or with an empty command.
+    public static func andList(_ line: String) -> [String]? {
+        var parts: [String] = []
+        var current = ""
+        var quote: Unicode.Scalar?
+        var escaped = false
+        let scalars = Array(line.unicodeScalars)
+        var i = 0
+        while i < scalars.count {
+            let c = scalars[i]
+            if escaped {
+                escaped = false
+            } else if let q = quote {
+                if c == q { quote = nil } else if c == "\\" && q == "\"" { escaped = true }
+            } else if c == "\\" {
+                escaped = true
+            } else if c == "'" || c == "\"" {
+                quote = c
+            } else if c == "&", i + 1 < scalars.count, scalars[i + 1] == "&" {
+                guard !current.allSatisfy({ $0 == " " || $0 == "\t" }) else { return nil }
+                parts.append(current)
+                current = ""
+                i += 2
+                continue
+            }
+            current.unicodeScalars.append(c)
+            i += 1
+        }
+        guard !current.allSatisfy({ $0 == " " || $0 == "\t" }) else { return nil }
+        parts.append(current)
+        return parts
+    }
+
     public static func split(_ line: String) -> [String]? {
         var words: [String] = []
         var word = ""

@@ -42,18 +42,26 @@ public struct Graph: Sendable {
         }
         // Directory outputs may be nested in no other output.
         var dependencies = [[Int]](repeating: [], count: steps.count)
+        var matrixSteps: [String: [Int]]?
         for (index, step) in steps.enumerated() {
             var deps: [Int] = []
             for (k, need) in step.needs.enumerated() {
-                guard let target = indexByName[need] else {
-                    throw PipelineError(.unknownStep, "step '\(step.name)' needs unknown step '\(need)'\(Suggestion.hint(for: need, in: indexByName.keys))",
+                // A matrix step's name stands for all its expansions, `name[axis=value]` for some.
+                var targets = indexByName[need].map { [$0] } ?? []
+                if targets.isEmpty {
+                    if matrixSteps == nil { matrixSteps = Graph.matrixSteps(steps) }
+                    targets = Graph.matrixSelection(need, steps: steps, groups: matrixSteps!)
+                }
+                guard !targets.isEmpty else {
+                    let names = Array(indexByName.keys) + Array((matrixSteps ?? [:]).keys)
+                    throw PipelineError(.unknownStep, "step '\(step.name)' needs unknown step '\(need)'\(Suggestion.hint(for: need, in: names))",
                                         location: step.needsLocations[safe: k] ?? step.location, step: step.name)
                 }
-                if target == index {
+                if targets.contains(index) {
                     throw PipelineError(.dependencyCycle, "dependency cycle: \(step.name) → \(step.name)",
                                         location: step.needsLocations[safe: k] ?? step.location, step: step.name)
                 }
-                deps.append(target)
+                deps.append(contentsOf: targets)
             }
             for input in step.inputs where !Glob.isPattern(input) {
                 if let producer = Graph.producer(of: input, in: producers), producer != index { deps.append(producer) }
@@ -178,15 +186,66 @@ public struct Graph: Sendable {
         return order.filter { wanted[$0] }
     }
 
-    /// Resolves target names; an unknown one is an error with a suggestion.
-    public func resolve(targets: [String]) throws -> [Int] {
-        try targets.map { name in
-            guard let index = indexByName[name] else {
-                throw PipelineError(.unknownStep, "unknown step '\(name)'\(Suggestion.hint(for: name, in: indexByName.keys))",
-                                    hint: "`pipeline list` shows the steps")
-            }
-            return index
+    /// The steps that depend on `targets`, directly or through others (themselves included),
+    /// in topological order.
+    public func dependentClosure(of targets: [Int]) -> [Int] {
+        var wanted = [Bool](repeating: false, count: steps.count)
+        var work = targets
+        while let next = work.popLast() {
+            if wanted[next] { continue }
+            wanted[next] = true
+            work.append(contentsOf: dependents[next])
         }
+        return order.filter { wanted[$0] }
+    }
+
+    /// The expansions of each matrix step (`base[axis=value,...]`), by base name, in file order.
+    static func matrixSteps(_ steps: [Step]) -> [String: [Int]] {
+        var groups: [String: [Int]] = [:]
+        for (index, step) in steps.enumerated() where step.name.utf8.last == UInt8(ascii: "]") {
+            if let base = Matrix.split(step.name)?.base { groups[base, default: []].append(index) }
+        }
+        return groups
+    }
+
+    /// The expansions `target` selects: `base` selects them all, `base[axis=value,...]`
+    /// (any subset of axes, in any order) those with every given value. Empty when none.
+    static func matrixSelection(_ target: String, steps: [Step], groups: [String: [Int]]) -> [Int] {
+        guard let (base, wanted) = Matrix.split(target), let group = groups[base] else { return [] }
+        if wanted.isEmpty { return group }
+        return group.filter { index in
+            guard let pairs = Matrix.split(steps[index].name)?.pairs else { return false }
+            return wanted.allSatisfy { want in pairs.contains { $0.axis == want.axis && $0.value == want.value } }
+        }
+    }
+
+    /// Resolves targets; an unknown one is an error with a suggestion.
+    public func resolve(targets: [String]) throws -> [Int] {
+        var result: [Int] = []
+        for target in targets { result += try resolve(target: target) }
+        return result
+    }
+
+    /// One target: a step name, else a declared output path (`build/app`, `./build/app`, a
+    /// file inside a declared output folder), which stands for the step producing it.
+    public func resolve(target: String) throws -> [Int] {
+        if let index = indexByName[target] { return [index] }
+        let matrixSteps = Graph.matrixSteps(steps)
+        let selection = Graph.matrixSelection(target, steps: steps, groups: matrixSteps)
+        if !selection.isEmpty { return selection }
+        if let base = Matrix.split(target)?.base, let group = matrixSteps[base] {
+            let names = group.map { steps[$0].name }
+            throw PipelineError(.unknownStep, "no expansion of matrix step '\(base)' matches '\(target)'\(Suggestion.hint(for: target, in: names))",
+                                hint: "its expansions: " + names.joined(separator: ", "))
+        }
+        if let path = Path.normalizeRelative(target), !path.isEmpty,
+           let producer = producers[path] ?? (path.contains("/") ? producer(of: path) : nil) {
+            return [producer]
+        }
+        let names = Array(indexByName.keys) + Array(matrixSteps.keys)
+        let candidates = target.contains("/") ? names + Array(producers.keys) : names
+        throw PipelineError(.unknownStep, "unknown step '\(target)'\(Suggestion.hint(for: target, in: candidates))",
+                            hint: "`pipeline list` shows the steps; a declared output path builds the step producing it")
     }
 }
 

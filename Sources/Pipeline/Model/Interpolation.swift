@@ -19,6 +19,7 @@ public enum Interpolation {
                 }
                 let name = String(decoding: bytes[(i + 2)..<close], as: UTF8.self)
                 guard let value = vars[name] else {
+                    if name.hasPrefix("matrix.") { throw matrixError(name, vars: vars, at: location) }
                     let hint = Suggestion.hint(for: name, in: vars.keys)
                     throw PipelineError(.invalidInput, "undefined variable '${\(name)}'\(hint)", location: location,
                                         hint: "define it under vars:, or write '$${' for a literal '${'")
@@ -31,5 +32,17 @@ public enum Interpolation {
             i += 1
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `${matrix.AXIS}` that is not defined: outside a matrix step, or an unknown axis.
+    static func matrixError(_ name: String, vars: [String: String], at location: SourceLocation) -> PipelineError {
+        let axes = vars.keys.filter { $0.hasPrefix("matrix.") }.map { String($0.dropFirst("matrix.".count)) }
+        if axes.isEmpty {
+            return PipelineError(.invalidInput, "'${\(name)}' is only defined in a step with 'matrix:'", location: location,
+                                 hint: "give the step a matrix, e.g. matrix: { os: [linux, mac] }, or write '$${' for a literal '${'")
+        }
+        let axis = String(name.dropFirst("matrix.".count))
+        return PipelineError(.invalidInput, "unknown matrix axis '\(axis)' in '${\(name)}'\(Suggestion.hint(for: axis, in: axes))", location: location,
+                             hint: "this step's axes: \(axes.sorted().joined(separator: ", "))")
     }
 }

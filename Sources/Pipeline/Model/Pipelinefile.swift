@@ -14,6 +14,8 @@ public struct Pipelinefile: Sendable {
     public var retention: [String: String]
     /// `cache:` as written: `remote` (a Bazel HTTP cache URL) and `read_only`.
     public var cache: [String: String]
+    /// `pools:`: pool name → depth (how many of its steps' commands may run at once).
+    public var pools: [String: Int] = [:]
 
     public init(displayPath: String = "Pipelinefile.yaml", version: Int = 1, vars: [String: String] = [:], env: EnvSpec = EnvSpec(),
                 defaultTargets: [String] = [], steps: [Step], digest: Digest = .empty, retention: [String: String] = [:],

@@ -7,9 +7,9 @@ public struct PipelinefileParser {
         self.registry = registry
     }
 
-    public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention", "cache"]
+    public static let topLevelKeys = ["pipeline", "vars", "env", "default", "steps", "retention", "cache", "pools"]
     public static let cacheKeys = ["remote", "read_only"]
-    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets", "depfile"]
+    public static let stepKeys = ["run", "use", "with", "needs", "inputs", "outputs", "description", "timeout", "cache", "env", "secrets", "depfile", "pool", "matrix"]
     public static let retentionKeys = ["keep_jobs", "ttl", "max_size"]
 
     public func parse(path: String, displayPath: String? = nil) throws -> Pipelinefile {
@@ -47,6 +47,7 @@ public struct PipelinefileParser {
         let defaults = try value(top, "default").map { try stringList($0, what: "default", vars: vars) } ?? []
         let retention = try value(top, "retention").map(parseRetention) ?? [:]
         let cache = try value(top, "cache").map(parseCache) ?? [:]
+        let pools = try value(top, "pools").map(parsePools) ?? [:]
 
         guard let stepsNode = value(top, "steps") else {
             throw PipelineError(.invalidInput, "missing 'steps:'", location: root.location)
@@ -55,13 +56,18 @@ public struct PipelinefileParser {
         var steps: [Step] = []
         steps.reserveCapacity(stepPairs.count)
         for (keyNode, body) in stepPairs {
-            steps.append(try parseStep(name: keyNode, body: body, vars: vars, env: env))
+            if case .mapping(let fields, _) = body, let matrixNode = value(fields, "matrix") {
+                steps += try expandMatrix(name: keyNode, body: body, matrix: matrixNode, vars: vars, env: env, pools: pools)
+            } else {
+                steps.append(try parseStep(name: keyNode, body: body, vars: vars, env: env, pools: pools))
+            }
         }
         var file_ = Pipelinefile(displayPath: file, version: version, vars: vars, env: env, defaultTargets: [],
                                  steps: steps, digest: SHA256.hash(bytes), retention: retention, cache: cache)
+        file_.pools = pools
         let graph = try Graph(file_)
         if let defaultsNode = value(top, "default") {
-            for (index, name) in defaults.enumerated() where graph.index(of: name) == nil {
+            for (index, name) in defaults.enumerated() where (try? graph.resolve(target: name)) == nil {
                 let loc = elementLocation(defaultsNode, index)
                 throw PipelineError(.unknownStep, "default target '\(name)' is not a step\(Suggestion.hint(for: name, in: graph.names))", location: loc)
             }
@@ -72,11 +78,14 @@ public struct PipelinefileParser {
 
     // MARK: Steps
 
-    func parseStep(name keyNode: YAMLNode, body: YAMLNode, vars: [String: String], env: EnvSpec) throws -> Step {
-        let name = keyNode.scalar ?? ""
-        guard StepName.isValid(name) else {
-            throw PipelineError(.invalidInput, "invalid step name '\(name)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: keyNode.location)
+    /// One step; `combination` is the matrix expansion it is (its values are in `vars`).
+    func parseStep(name keyNode: YAMLNode, body: YAMLNode, vars: [String: String], env: EnvSpec, pools: [String: Int] = [:],
+                   combination: [(axis: String, value: String)] = []) throws -> Step {
+        let base = keyNode.scalar ?? ""
+        guard StepName.isValid(base) else {
+            throw PipelineError(.invalidInput, "invalid step name '\(base)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: keyNode.location)
         }
+        let name = combination.isEmpty ? base : Matrix.name(base, combination)
         if body.isNull {
             throw PipelineError(.invalidInput, "step '\(name)' is empty: give it 'run', 'use' or 'needs'", location: keyNode.location)
         }
@@ -194,6 +203,16 @@ public struct PipelinefileParser {
                 throw PipelineError(.invalidInput, "depfile '\(text)' of step '\(name)' is inside the store", location: node.location)
             }
             step.depfile = path
+        }
+        if let node = value(fields, "pool") {
+            guard let pool = node.scalar, !node.isNull else {
+                throw PipelineError(.invalidInput, "'pool' of step '\(name)' must be a pool name, found \(describe(node))", location: node.location)
+            }
+            guard let depth = pools[pool] else {
+                throw PipelineError(.invalidInput, "unknown pool '\(pool)' in step '\(name)'\(Suggestion.hint(for: pool, in: pools.keys))",
+                                    location: node.location, hint: pools.isEmpty ? "declare it at the top: pools: { \(pool): 1 }" : "pools: \(pools.keys.sorted().joined(separator: ", "))")
+            }
+            step.pool = Pool(name: pool, depth: depth)
         }
         var stepEnv = env
         if let node = value(fields, "env") { stepEnv = stepEnv.merged(with: try parseEnv(node, vars: vars)) }
@@ -347,6 +366,23 @@ public struct PipelinefileParser {
             }
         }
         return result
+    }
+
+    /// `pools: {link: 1}`: names and depths (at least 1).
+    func parsePools(_ node: YAMLNode) throws -> [String: Int] {
+        var pools: [String: Int] = [:]
+        for (key, valueNode) in try mapping(node, what: "'pools'", duplicate: "duplicate pool") {
+            let name = key.scalar ?? ""
+            guard StepName.isValid(name) else {
+                throw PipelineError(.invalidInput, "invalid pool name '\(name)': names match [A-Za-z_][A-Za-z0-9_.-]*", location: key.location)
+            }
+            guard case .scalar(let text, true, _) = valueNode, let depth = Int(text), depth >= 1 else {
+                throw PipelineError(.invalidInput, "the depth of pool '\(name)' must be a whole number of at least 1, found \(describe(valueNode))",
+                                    location: valueNode.location)
+            }
+            pools[name] = depth
+        }
+        return pools
     }
 
     // MARK: Node helpers

@@ -1,7 +1,7 @@
 /// A validated Pipelinefile and its graph, kept in binary beside the workspace state and
 /// keyed by the file's digest: a run whose Pipelinefile did not change skips YAML entirely.
 public enum PlanCache {
-    static let magic = "PLPLAN05"
+    static let magic = "PLPLAN06"
 
     /// The cached plan, if `path` holds one for exactly these bytes and display name.
     public static func load(path: String, digest: Digest, displayPath: String, rules: [String]) -> (file: Pipelinefile, graph: Graph)? {
@@ -14,6 +14,7 @@ public enum PlanCache {
             let defaults = try r.strings()
             let retention = try r.pairs()
             let cache = try r.pairs()
+            let pools = try r.pairs()
             let count = Int(try r.u32())
             var steps: [Step] = []
             steps.reserveCapacity(count)
@@ -23,10 +24,11 @@ public enum PlanCache {
             for _ in 0..<count { dependencies.append(try r.ints()) }
             let order = try r.ints()
             guard r.atEnd, order.count == count else { return nil }
-            let file = Pipelinefile(displayPath: displayPath, version: version, vars: Dictionary(vars, uniquingKeysWith: { $1 }), env: env,
+            var file = Pipelinefile(displayPath: displayPath, version: version, vars: Dictionary(vars, uniquingKeysWith: { $1 }), env: env,
                                     defaultTargets: defaults, steps: steps, digest: digest,
                                     retention: Dictionary(retention, uniquingKeysWith: { $1 }),
                                     cache: Dictionary(cache, uniquingKeysWith: { $1 }))
+            file.pools = Dictionary(pools.map { ($0.0, Int($0.1) ?? 1) }, uniquingKeysWith: { $1 })
             return (file, Graph(validated: steps, dependencies: dependencies, order: order))
         } catch {
             return nil
@@ -44,6 +46,7 @@ public enum PlanCache {
         w.strings(file.defaultTargets)
         w.pairs(file.retention.sorted { $0.key < $1.key })
         w.pairs(file.cache.sorted { $0.key < $1.key })
+        w.pairs(file.pools.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) })
         w.u32(UInt32(file.steps.count))
         for step in file.steps { writeStep(step, &w) }
         for deps in graph.dependencies { w.ints(deps) }
@@ -95,6 +98,8 @@ public enum PlanCache {
             w.u32(UInt32(list.count))
             for l in list { writeLocation(l, &w) }
         }
+        w.string(step.pool?.name ?? "")
+        w.u32(UInt32(step.pool?.depth ?? 0))
     }
 
     static func readStep(_ r: inout BinaryReader, file: String) throws -> Step {
@@ -137,6 +142,9 @@ public enum PlanCache {
         step.needsLocations = lists[0]
         step.inputLocations = lists[1]
         step.outputLocations = lists[2]
+        let pool = try r.string()
+        let depth = Int(try r.u32())
+        step.pool = pool.isEmpty ? nil : Pool(name: pool, depth: depth)
         return step
     }
 }

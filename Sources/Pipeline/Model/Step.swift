@@ -114,6 +114,8 @@ public final class Step: @unchecked Sendable {
     public var inputLocations: [SourceLocation]
     public var outputLocations: [SourceLocation]
     public var actionLocation: SourceLocation
+    /// The pool limiting how many commands like this one run at once (`pool:`), if any.
+    public var pool: Pool?
 
     public init(name: String, action: StepAction, needs: [String] = [], inputs: [String] = [], outputs: [String] = [],
                 description: String? = nil, timeout: Double? = nil, cache: Bool = true, env: EnvSpec = EnvSpec(),
@@ -142,6 +144,18 @@ public final class Step: @unchecked Sendable {
         case .use(let rule, _): return rule
         case .alias: return "alias"
         }
+    }
+}
+
+/// A ninja-style pool: at most `depth` commands of its steps run at once, whatever `-j` is
+/// (links that each take gigabytes of memory, a licence server, a rate-limited API).
+public struct Pool: Sendable, Equatable {
+    public var name: String
+    public var depth: Int
+
+    public init(name: String, depth: Int) {
+        self.name = name
+        self.depth = depth
     }
 }
 

@@ -59,6 +59,9 @@ public final class Scheduler {
     private var prefetch: OutputPrefetch?
     /// Run records of the steps executed in this run, by step index.
     private var executed: [Int: RunRecord] = [:]
+    /// Commands running per pool, and the ready steps waiting for a free place in it.
+    private var poolRunning: [String: Int] = [:]
+    private var poolWaiting: [String: [Int]] = [:]
 
     public init(graph: Graph, rebuilder: Rebuilder, executor: Executor, events: EventSink) {
         self.graph = graph
@@ -122,12 +125,31 @@ public final class Scheduler {
             release(i)
         }
 
+        /// Lets the first step waiting for a place in `pool` compete for a slot again.
+        func admitNext(_ pool: String) {
+            guard var waiting = poolWaiting[pool], !waiting.isEmpty else { return }
+            ready.append(waiting.removeFirst())
+            poolWaiting[pool] = waiting
+        }
+
         /// Decides ready steps and starts their commands while slots are free.
         func startReady() {
             while !stopping, running.count < options.jobs, readyHead < ready.count {
                 let i = ready[readyHead]
                 readyHead += 1
                 let step = graph.steps[i]
+                if let pool = step.pool, poolRunning[pool.name, default: 0] >= pool.depth {
+                    // Full: it waits for a step of its pool to end; others take the free slot.
+                    poolWaiting[pool.name, default: []].append(i)
+                    continue
+                }
+                defer {
+                    if let pool = step.pool {
+                        // A command holds its place in the pool until it ends; a step that
+                        // needed none (up to date, restored, skipped, failed) lets the next in.
+                        if running[i] != nil { poolRunning[pool.name, default: 0] += 1 } else { admitNext(pool.name) }
+                    }
+                }
                 if !step.isAlias { processed += 1 }
                 if let blocker = graph.dependencies[i].first(where: { selected[$0] && !(status[$0]?.succeeded ?? false) }) {
                     let blockerStatus = status[blocker]
@@ -171,6 +193,10 @@ public final class Scheduler {
                 }
             case .completed(let completion):
                 guard let run = running.removeValue(forKey: completion.id) else { continue }
+                if let pool = graph.steps[run.step].pool {
+                    poolRunning[pool.name, default: 1] -= 1
+                    admitNext(pool.name)
+                }
                 // After a success, refill the freed slot first: storing this step's outputs
                 // then overlaps with the next command instead of leaving a core idle. After
                 // a failure, nothing new starts before the failure is known (unless -k).

@@ -8,7 +8,7 @@ struct PipelineCommand: ParsableCommand {
         commandName: "pipeline",
         abstract: "A declarative, content-addressed build pipeline.",
         version: "pipeline \(version)",
-        subcommands: [Run.self, ListSteps.self, GraphCommand.self, Explain.self, Clean.self, Hash.self, JobCommand.self, KeyCommand.self, PackCommand.self, CaptureCommand.self, ReplayCommand.self, GCCommand.self, PinCommand.self, StoreCommand.self, SchemaCommand.self, InitCommand.self, CompdbCommand.self],
+        subcommands: [Run.self, ListSteps.self, GraphCommand.self, Explain.self, Clean.self, Hash.self, JobCommand.self, KeyCommand.self, PackCommand.self, CaptureCommand.self, ReplayCommand.self, GCCommand.self, PinCommand.self, StoreCommand.self, SchemaCommand.self, InitCommand.self, CompdbCommand.self, QueryCommand.self],
         defaultSubcommand: nil
     )
 }
