@@ -19,6 +19,27 @@ final class CommandTests: XCTestCase {
         assertExit(f.run(["hash", "missing.txt"]), 1)
     }
 
+    func testListShowsDescriptionsAndDefaults() throws {
+        let f = try Fixture(self)
+        f.pipelinefile("""
+            pipeline: 1
+            default: [app]
+            steps:
+              compile:
+                description: Compile the sources
+                run: "true"
+              app:
+                needs: [compile]
+                run: "true"
+            """)
+        let list = f.run(["list"])
+        assertExit(list, 0)
+        XCTAssertEqual(list.stdoutLines, ["compile  Compile the sources", "app      true (default)"])
+        let json = JSONLines(f.run(["list", "--json"]).stdout)
+        XCTAssertEqual(json.documents.first?["description"] as? String, "Compile the sources")
+        XCTAssertEqual(json.documents.last?["default"] as? Bool, true)
+    }
+
     func testListAndGraph() throws {
         let f = try Fixture(self)
         f.writeChain()
