@@ -206,21 +206,32 @@ def bomb_overlap(entries, count: int, kernel: int) -> bytes:
     entries k+1..count-1 and the kernel, so every entry is a valid stored file holding all the
     later ones; the archive is ~kernel bytes but its entries add up to ~count × kernel."""
     names = [f"zz_overlap_{i:04d}.bin" for i in range(count)]
-    data = bytes(kernel)
-    # Build from the innermost outwards: body(k) = header(k+1) + body(k+1).
-    bodies = [b""] * count
-    bodies[-1] = data
+    headers = [b""] * count  # headers[k]: the local header of entry k as quoted inside entry k-1
+    sizes = [0] * count
+    sizes[-1] = kernel
     for k in range(count - 2, -1, -1):
-        inner_header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, STORED, DOS_TIME, DOS_DATE, zlib.crc32(bodies[k + 1]),
-                                   len(bodies[k + 1]), len(bodies[k + 1]), len(names[k + 1]), 0) + names[k + 1].encode()
-        bodies[k] = inner_header + bodies[k + 1]
+        sizes[k] = 30 + len(names[k + 1]) + sizes[k + 1]
+    # CRCs only when the bodies are small to build (readers that skip CRCs, as pack verify
+    # does, never look; the big chaos bomb leaves them 0).
+    crcs = [0] * count
+    if count * kernel <= 64 << 20:
+        body = bytes(kernel)
+        for k in range(count - 1, -1, -1):
+            crcs[k] = zlib.crc32(body)
+            if k:
+                header = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, STORED, DOS_TIME, DOS_DATE, crcs[k], sizes[k], sizes[k],
+                                     len(names[k]), 0) + names[k].encode()
+                body = header + body
+    for k in range(1, count):
+        headers[k] = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, STORED, DOS_TIME, DOS_DATE, crcs[k], sizes[k], sizes[k],
+                                 len(names[k]), 0) + names[k].encode()
     z = plain(entries)
     first = z.offset
-    z.add(names[0], bodies[0])
+    z.add(names[0], b"".join(headers[1:]) + bytes(kernel), crc=crcs[0])
     # The central records of the inner entries point into entry 0's data.
     offset = first + 30 + len(names[0])
     for k in range(1, count):
-        z.queue(names[k].encode(), offset, method=STORED, flags=0, crc=zlib.crc32(bodies[k]), csize=len(bodies[k]), size=len(bodies[k]))
+        z.queue(names[k].encode(), offset, method=STORED, flags=0, crc=crcs[k], csize=sizes[k], size=sizes[k])
         offset += 30 + len(names[k])
     return z.finish()
 
