@@ -451,7 +451,7 @@ public enum EmbeddedSchemas {
         "required": ["code", "message"],
         "properties": {
           "code": {
-            "enum": ["unreadable_entry", "limit_exceeded", "unsafe_path", "symlink_entry", "directory_entry", "special_entry", "duplicate_entry", "not_canonical",
+            "enum": ["unreadable_entry", "limit_exceeded", "unsafe_path", "symlink_entry", "directory_entry", "special_entry", "overlapping_entry", "duplicate_entry", "not_canonical",
                      "schema_invalid", "unknown_field", "duplicate_declaration", "unsorted_contents", "manifest_listed", "missing_file",
                      "hash_mismatch", "undeclared_file", "pack_id_mismatch", "file_name_mismatch", "missing_payload", "payload_invalid",
                      "payload_mismatch", "missing_blob", "signature_missing", "signature_unchecked", "signature_failed"]

@@ -19,11 +19,20 @@ public struct PackContents: Sendable {
     /// `limit_exceeded` (a size or count cap: a zip bomb guard) or `unreadable_entry`.
     public var readFailureCode = "unreadable_entry"
     public var totalBytes: UInt64 = 0
+    /// The central directory as the file holds it (empty when a cap refused the zip).
+    public var directory = ZipDirectory()
+    /// JSON documents not kept because they passed a size cap (`PackReader.maximumDocumentSize`
+    /// or `maximumDocumentsSize`): their checks cannot run, which is a `limit_exceeded` problem.
+    public var oversizedDocuments: [String] = []
 }
 
 public enum PackReader {
-    /// Documents larger than this are not kept in memory (and then fail their checks).
-    public static let maximumDocumentSize = 64 << 20
+    /// A JSON document (the manifest, a payload, a run record, the job log) larger than this
+    /// is not kept in memory, and the pack fails with `limit_exceeded`. Parsed, a document
+    /// takes several times its size, so this bounds verify's memory.
+    public static let maximumDocumentSize = 16 << 20
+    /// All the documents of a pack together (a run pack holds one record per run).
+    public static let maximumDocumentsSize = 256 << 20
 
     static func isDocument(_ path: String) -> Bool {
         path == PackManifest.fileName || path == "run_payload.json" || path == "job_payload.json" || path == "job_state.json"
@@ -38,10 +47,18 @@ public enum PackReader {
             // No CRC-32: every entry's SHA-256 is checked against the manifest, and the CRC
             // (zlib's, ~2 GB/s) cost a quarter of verify's time for nothing more.
             reader = try ZipReader(path: path, limits: limits, verifyCRC: false)
+        } catch ZipReadFailure.limit(let message) {
+            // Refused from its central directory (a zip bomb): nothing was inflated.
+            var contents = PackContents()
+            contents.readFailure = message
+            contents.readFailureCode = "limit_exceeded"
+            return contents
         } catch let failure as ZipReadFailure {
             throw PipelineError(.invalidInput, "\(path) is not a readable zip: \(failure.text)", path: path)
         }
         var contents = PackContents()
+        contents.directory = reader.directory
+        var documentsSize = 0
         let sha = SHA256()
         do {
             while let info = try reader.nextEntry() {
@@ -54,7 +71,8 @@ public enum PackReader {
                     let size = try reader.readData { block in
                         if let base = block.baseAddress { sha.update(base, count: block.count) }
                         if keep && !tooLarge {
-                            if document.count + block.count > maximumDocumentSize {
+                            if document.count + block.count > maximumDocumentSize
+                                || documentsSize + document.count + block.count > maximumDocumentsSize {
                                 tooLarge = true
                                 document = []
                             } else {
@@ -65,7 +83,11 @@ public enum PackReader {
                     entry.size = size
                     entry.sha256 = sha.finish()
                     contents.totalBytes += size
-                    if keep && !tooLarge { contents.documents[info.path] = document }
+                    if keep && !tooLarge {
+                        contents.documents[info.path] = document
+                        documentsSize += document.count
+                    }
+                    if keep && tooLarge { contents.oversizedDocuments.append(info.path) }
                 } else {
                     contents.totalBytes += entry.size
                 }

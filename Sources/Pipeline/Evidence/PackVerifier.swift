@@ -80,10 +80,21 @@ public struct PackVerifier {
             problem(contents.readFailureCode, contents.readFailure ?? "a size cap was exceeded")
             return report
         }
+        for path in contents.oversizedDocuments {
+            problem("limit_exceeded", "\(path) is larger than the \(PackReader.maximumDocumentSize >> 20) MiB a pack document may take "
+                    + "(or the documents together pass \(PackReader.maximumDocumentsSize >> 20) MiB)", path: path)
+        }
+        if contents.oversizedDocuments.contains(PackManifest.fileName) { return report }
         guard let manifestBytes = contents.documents[PackManifest.fileName] else {
             throw PipelineError(.invalidInput, "\(file) has no \(PackManifest.fileName): not a pipeline pack", path: file)
         }
-        guard let manifest = try? JSON.parse(manifestBytes), manifest.objectValue != nil else {
+        let manifest: JSON
+        do {
+            manifest = try JSON.parse(manifestBytes)
+        } catch {
+            throw PipelineError(.invalidInput, "\(file): \(PackManifest.fileName) is not JSON: \(PackVerifier.reason(error))", path: file)
+        }
+        guard manifest.objectValue != nil else {
             throw PipelineError(.invalidInput, "\(file): \(PackManifest.fileName) is not a JSON object", path: file)
         }
         if let failure = contents.readFailure { problem(contents.readFailureCode, failure) }
@@ -91,20 +102,52 @@ public struct PackVerifier {
         report.packType = manifest["pack_type"]?.stringValue
         report.sourceRef = manifest["source_ref"]?.stringValue
 
-        // The entries themselves.
+        // The entries themselves, as libarchive reads them and as the central directory holds them.
+        var flagged: Set<String> = []  // "code path": one problem per entry and kind of fault
+        func flag(_ code: String, _ message: String, path: String) {
+            if flagged.insert("\(code) \(path)").inserted { problem(code, message, path: path) }
+        }
         var seen: [String: PackContents.Entry] = [:]
+        var duplicates: Set<String> = []
+        for record in contents.directory.records {
+            let name = record.displayName
+            if record.utf8Name == nil { flag("unsafe_path", "entry '\(name)' has a name that is not valid UTF-8", path: name) }
+            if let reason = PackVerifier.unsafe(name) { flag("unsafe_path", "entry '\(name)' \(reason)", path: name) }
+            switch (record.mode ?? 0) & 0o170000 {
+            case 0, 0o100000: break
+            case 0o120000: flag("symlink_entry", "entry '\(name)' is a symlink", path: name)
+            case 0o040000: flag("directory_entry", "entry '\(name)' is a directory (packs hold files only)", path: name)
+            default: flag("special_entry", "entry '\(name)' is not a regular file", path: name)
+            }
+        }
+        for index in contents.directory.overlapping() {
+            let name = contents.directory.records[index].displayName
+            flag("overlapping_entry", "entry '\(name)' shares its bytes with another entry (a second name for it, or an overlapping-entries zip bomb)",
+                 path: name)
+        }
         for entry in contents.entries {
-            if let reason = PackVerifier.unsafe(entry.path) { problem("unsafe_path", "entry '\(entry.path)' \(reason)", path: entry.path) }
+            if let reason = PackVerifier.unsafe(entry.path) { flag("unsafe_path", "entry '\(entry.path)' \(reason)", path: entry.path) }
             switch entry.kind {
             case .file: break
-            case .symlink: problem("symlink_entry", "entry '\(entry.path)' is a symlink", path: entry.path)
-            case .directory: problem("directory_entry", "entry '\(entry.path)' is a directory (packs hold files only)", path: entry.path)
-            case .other: problem("special_entry", "entry '\(entry.path)' is not a regular file", path: entry.path)
+            case .symlink: flag("symlink_entry", "entry '\(entry.path)' is a symlink", path: entry.path)
+            case .directory: flag("directory_entry", "entry '\(entry.path)' is a directory (packs hold files only)", path: entry.path)
+            case .other: flag("special_entry", "entry '\(entry.path)' is not a regular file", path: entry.path)
             }
             if seen[entry.path] != nil {
+                duplicates.insert(entry.path)
                 problem("duplicate_entry", "entry '\(entry.path)' appears more than once", path: entry.path)
             } else {
                 seen[entry.path] = entry
+            }
+        }
+        // Names that differ only in case are one file where they are extracted on macOS or Windows.
+        var folded: [String: String] = [:]
+        for record in contents.directory.records {
+            let name = record.displayName, key = name.lowercased()
+            if let other = folded[key] {
+                if other != name { flag("duplicate_entry", "entry '\(name)' differs from '\(other)' only in case", path: name) }
+            } else {
+                folded[key] = name
             }
         }
         if manifestBytes != manifest.canonicalBytes {
@@ -148,7 +191,7 @@ public struct PackVerifier {
             }
         }
         for entry in contents.entries where entry.path != PackManifest.fileName && declared[entry.path] == nil {
-            if report.problems.contains(where: { $0.code == "duplicate_entry" && $0.path == entry.path }) { continue }
+            if duplicates.contains(entry.path) { continue }
             problem("undeclared_file", "'\(entry.path)' is in the pack but not in the manifest", path: entry.path)
         }
 
@@ -173,7 +216,31 @@ public struct PackVerifier {
 
         // Signatures.
         checkSignatures(manifest, into: &report)
+        report.problems = PackVerifier.capped(report.problems)
         return report
+    }
+
+    /// At most this many problems of one code are listed; the rest are counted in one more.
+    public static let problemsPerCode = 100
+
+    /// The problems with at most `problemsPerCode` of each code, and for a code with more, a
+    /// last one saying how many were left out: a pack of a million bad entries gives a
+    /// report of bounded size.
+    static func capped(_ problems: [Problem]) -> [Problem] {
+        var counts: [String: Int] = [:]
+        var result: [Problem] = []
+        for problem in problems {
+            counts[problem.code, default: 0] += 1
+            if counts[problem.code]! <= problemsPerCode { result.append(problem) }
+        }
+        for (code, count) in counts.sorted(by: { $0.key < $1.key }) where count > problemsPerCode {
+            result.append(Problem(code: code, message: "and \(count - problemsPerCode) more \(code) problems not listed"))
+        }
+        return result
+    }
+
+    static func reason(_ error: Error) -> String {
+        (error as? PipelineError)?.message ?? "\(error)"
     }
 
     private func checkSignatures(_ manifest: JSON, into report: inout Report) {
@@ -209,16 +276,28 @@ public struct PackVerifier {
         report.signature = .verified
     }
 
-    /// Why an entry name is unsafe to extract, or nil.
+    /// Why an entry name is unsafe to extract, or nil. One pass over the bytes (a pack may
+    /// hold a million names).
     static func unsafe(_ path: String) -> String? {
-        if path.isEmpty { return "has an empty name" }
-        if path.hasPrefix("/") || path.hasPrefix("\\") { return "is absolute" }
-        if path.utf8.count >= 2, Array(path.utf8)[1] == UInt8(ascii: ":") { return "has a drive letter" }
-        if path.contains("\\") { return "contains a backslash" }
-        if path.utf8.contains(0) { return "contains a NUL byte" }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.contains("..") { return "contains '..'" }
-        if parts.contains(".") || parts.contains("") { return "is not a normalized relative path" }
-        return nil
+        var path = path
+        return path.withUTF8 { unsafe($0) }
+    }
+
+    private static func unsafe(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        if bytes.isEmpty { return "has an empty name" }
+        if bytes[0] == slash || bytes[0] == UInt8(ascii: "\\") { return "is absolute" }
+        if bytes.count >= 2, bytes[1] == UInt8(ascii: ":") { return "has a drive letter" }
+        if bytes.contains(UInt8(ascii: "\\")) { return "contains a backslash" }
+        if bytes.contains(0) { return "contains a NUL byte" }
+        var start = 0
+        var normalized = true
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == slash {
+            let length = index - start
+            if length == 2, bytes[start] == dot, bytes[start + 1] == dot { return "contains '..'" }
+            if length == 0 || (length == 1 && bytes[start] == dot) { normalized = false }
+            start = index + 1
+        }
+        return normalized ? nil : "is not a normalized relative path"
     }
 }

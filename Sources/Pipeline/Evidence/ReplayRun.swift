@@ -38,6 +38,14 @@ public struct ReplayRun {
         if policy.isReal { scratch = try ReplayRun.temporaryFolder("pipeline-replay", environment) }
         let replayer: Replayer
         if FileSystem.stat(source, follow: true)?.kind == .file {
+            // A pack is replayed only when its container verifies: no unsafe, special,
+            // overlapping, duplicate or undeclared entry, within the zip-bomb caps. What it
+            // lacks (a blob, a record) replay itself reports step by step.
+            let check = try PackVerifier().verify(source)
+            if let first = check.problems.first(where: { ReplayRun.refusing.contains($0.code) }) {
+                throw PipelineError(.verificationFailed,
+                                    "\(source) does not verify (\(first.code): \(first.message)); see pipeline pack verify \(source)", path: source)
+            }
             if policy.isReal || out != nil { blobFolder = try ReplayRun.temporaryFolder("pipeline-replay-blobs", environment) }
             let pack = try PackBlobs(pack: source, extractInto: blobFolder)
             replayer = Replayer(source: "pack:\(pack.sourceRef)", records: pack.records, blobs: pack, policy: policy, environment: environment)
@@ -51,6 +59,12 @@ public struct ReplayRun {
         let report = try replayer.replay(executor: executor, scratch: scratch, out: out)
         return (report, keep ? scratch : nil)
     }
+
+    /// The verify problems that stop a pack from being replayed at all.
+    static let refusing: Set<String> = [
+        "unreadable_entry", "limit_exceeded", "unsafe_path", "symlink_entry", "directory_entry", "special_entry", "overlapping_entry",
+        "duplicate_entry", "undeclared_file",
+    ]
 
     public static func temporaryFolder(_ prefix: String, _ environment: [String: String]) throws -> String {
         let base = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"

@@ -8,11 +8,36 @@ public struct ZipLimits: Sendable {
     /// Bytes read over all entries.
     public var maxTotalSize: UInt64
     public var maxEntries: Int
+    /// The entries may declare, in all, at most this many times the zip file's size (or
+    /// `ratioAllowance`, whichever is more): deflate reaches about 1000:1 on zeros, so a small
+    /// zip that declares gigabytes is a bomb, refused before anything is inflated. Packs
+    /// pipeline writes are stored (1:1).
+    public var maxRatio: UInt64
 
-    public init(maxEntrySize: UInt64 = 8 << 30, maxTotalSize: UInt64 = 64 << 30, maxEntries: Int = 1_000_000) {
+    /// What any zip may declare whatever its size (see `maxRatio`).
+    public static let ratioAllowance: UInt64 = 16 << 20
+
+    public init(maxEntrySize: UInt64 = 8 << 30, maxTotalSize: UInt64 = 64 << 30, maxEntries: Int = 100_000, maxRatio: UInt64 = 100) {
         self.maxEntrySize = maxEntrySize
         self.maxTotalSize = maxTotalSize
         self.maxEntries = maxEntries
+        self.maxRatio = maxRatio
+    }
+
+    /// Checks the declared sizes of a central directory against the caps.
+    func check(_ directory: ZipDirectory, _ path: String) throws {
+        if let big = directory.records.first(where: { $0.size > maxEntrySize }) {
+            throw ZipReadFailure.limit("\(path): '\(big.displayName)' declares \(big.size) bytes, over the \(maxEntrySize)-byte limit")
+        }
+        let total = directory.records.reduce(UInt64(0)) { $0.addingReportingOverflow($1.size).overflow ? .max : $0 + $1.size }
+        if total > maxTotalSize {
+            throw ZipReadFailure.limit("\(path): the entries declare \(total) bytes in all, over the \(maxTotalSize)-byte limit")
+        }
+        let (scaled, overflow) = directory.fileSize.multipliedReportingOverflow(by: maxRatio)
+        if !overflow, total > Swift.max(scaled, ZipLimits.ratioAllowance) {
+            throw ZipReadFailure.limit(
+                "\(path): the entries declare \(total) bytes in all, more than \(maxRatio) times the zip's \(directory.fileSize) bytes (a zip bomb)")
+        }
     }
 }
 
@@ -50,8 +75,11 @@ public struct ZipEntryInfo: Sendable, Equatable {
 ///   the central directory (any libarchive warning or error on a header), a name is not valid
 ///   UTF-8, or the data is bad: CRC or size mismatch (a libarchive *warning* on data, treated as
 ///   an error), corrupt compressed data, encryption or an unsupported method.
-/// - `limit`: a cap of `ZipLimits` is exceeded: too many entries, an entry declaring more than
-///   `maxEntrySize`, or the bytes actually read passing `maxEntrySize` or `maxTotalSize`.
+/// - `limit`: a cap of `ZipLimits` is exceeded: from `init` when the central directory lists
+///   too many entries or declares too much (one entry over `maxEntrySize`, all of them over
+///   `maxTotalSize` or over `maxRatio` times the file's size); later when the bytes actually
+///   read pass `maxEntrySize` or `maxTotalSize`. An entry inflating past its declared size is
+///   `malformed`, found at the first block beyond it.
 public enum ZipReadFailure: Error, Sendable, CustomStringConvertible {
     /// Cannot open, not a zip, truncated so no central directory.
     case unreadable(String)
@@ -85,7 +113,10 @@ public final class ZipReader {
     private var entries = 0
     private var inEntry = false
     private var entryBytes: UInt64 = 0
+    private var entryDeclared: UInt64?
     private var totalBytes: UInt64 = 0
+    /// The central directory as the file holds it, read before libarchive sees the zip.
+    public let directory: ZipDirectory
 
     /// Opens a zip and reads its central directory.
     ///
@@ -97,6 +128,8 @@ public final class ZipReader {
     public init(path: String, limits: ZipLimits = ZipLimits(), verifyCRC: Bool = true) throws {
         self.path = path
         self.limits = limits
+        directory = try ZipDirectory.read(path, maxEntries: limits.maxEntries)
+        try limits.check(directory, path)
         guard let archive = archive_read_new() else { throw ZipReadFailure.unreadable("\(path): out of memory") }
         let opened = ArchiveLocale.run { () -> Int32 in
             archive_read_support_format_zip_seekable(archive)
@@ -158,6 +191,7 @@ public final class ZipReader {
         }
         inEntry = true
         entryBytes = 0
+        entryDeclared = size
         return ZipEntryInfo(path: name, kind: kind, size: size, mode: UInt32(archive_entry_perm(header)) & 0o7777)
     }
 
@@ -188,6 +222,10 @@ public final class ZipReader {
             }
             entryBytes += UInt64(size)
             totalBytes += UInt64(size)
+            if let declared = entryDeclared, entryBytes > declared {
+                inEntry = false
+                throw ZipReadFailure.malformed("\(path): entry \(entries) inflates past the \(declared) bytes it declares")
+            }
             guard entryBytes <= limits.maxEntrySize else {
                 inEntry = false
                 throw ZipReadFailure.limit("\(path): entry \(entries) holds more than \(limits.maxEntrySize) bytes")

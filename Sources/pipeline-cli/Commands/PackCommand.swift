@@ -80,6 +80,12 @@ struct PackVerify: ParsableCommand {
     @Option(help: "Refuse a pack holding more than this in all (default 64GiB).")
     var maxTotalSize: String?
 
+    @Option(help: "Refuse a pack with more entries than this (default 100000).")
+    var maxEntries: Int?
+
+    @Option(help: "Refuse a pack whose entries declare more than this many times its size (default 100; 16MiB always allowed).")
+    var maxRatio: UInt64?
+
     @Flag(help: "Print the report as one JSON line on stdout.")
     var json = false
 
@@ -98,6 +104,14 @@ struct PackVerify: ParsableCommand {
         var limits = ZipLimits()
         limits.maxEntrySize = try size(maxEntrySize, "--max-entry-size", default: limits.maxEntrySize)
         limits.maxTotalSize = try size(maxTotalSize, "--max-total-size", default: limits.maxTotalSize)
+        if let maxEntries {
+            guard maxEntries > 0 else { throw PipelineError(.invalidInput, "--max-entries takes a positive count, not \(maxEntries)") }
+            limits.maxEntries = maxEntries
+        }
+        if let maxRatio {
+            guard maxRatio > 0 else { throw PipelineError(.invalidInput, "--max-ratio takes a positive number, not \(maxRatio)") }
+            limits.maxRatio = maxRatio
+        }
         let verifier = PackVerifier(profile: profile, requireSignature: requireSignature, publicKey: key, limits: limits)
         let report = try verifier.verify(file)
         if json {
