@@ -333,7 +333,15 @@ public final class Rebuilder {
                 continue  // already right
             }
             statCache.forget(file.path)
-            guard try pendingRestores.stage(file, from: store) else {
+            let staged: Bool
+            do {
+                staged = try pendingRestores.stage(file, from: store)
+            } catch {
+                // A restore that failed half-way (a full disk) puts none of the step's files in place.
+                pendingRestores.discard(after: mark)
+                throw error
+            }
+            guard staged else {
                 pendingRestores.discard(after: mark)
                 return false
             }
