@@ -312,7 +312,7 @@ public final class Engine {
             events.emit(.warning("the job's progress could not be recorded: \(failure)"))
         }
         let ran = pl_monotonic_ns()
-        if !options.dryRun { try rebuilder.save() }
+        if !options.dryRun { try rebuilder.save(keepRecords: storeFailures.isEmpty) }
         if environment["PIPELINE_TIMINGS"] != nil {
             let ms = { (a: UInt64, b: UInt64) in String(Double((b - a) / 10_000) / 100) + " ms" }
             events.emit(.warning("timings: plan \(ms(start, planLoaded)) ∥ state \(ms(start, stateLoaded)), run \(ms(scheduled, ran)), "

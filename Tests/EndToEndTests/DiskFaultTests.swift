@@ -70,7 +70,9 @@ final class DiskFaultTests: XCTestCase {
 
     /// A step writing `size` bytes derived from the file `tag` into out.bin (plus `smallFiles`
     /// files of 60 KB, which the store keeps in store.log).
-    func pipelinefile(_ fixture: Fixture, size: Int, smallFiles: Int = 0) {
+    /// files of 60 KB, which the store keeps in store.log); with `dependent`, a step `use`
+    /// that reads out.bin.
+    func pipelinefile(_ fixture: Fixture, size: Int, smallFiles: Int = 0, dependent: Bool = false) {
         let small = (0..<smallFiles).map { "s\($0).bin" }
         let writeSmall = small.map { "; yes \"$(cat tag) \($0)\" | head -c 60000 > \($0)" }.joined()
         fixture.pipelinefile("""
@@ -80,7 +82,13 @@ final class DiskFaultTests: XCTestCase {
                 run: yes "$(cat tag)" | head -c \(size) > out.bin\(writeSmall)
                 inputs: [tag]
                 outputs: [out.bin\(small.map { ", " + $0 }.joined())]
-            """)
+            """ + (dependent ? """
+
+              use:
+                needs: [gen]
+                run: cat out.bin > copy.bin
+                outputs: [copy.bin]
+            """ : ""))
     }
 
     func expected(_ tag: String, size: Int) -> String { String(String(repeating: tag + "\n", count: size / (tag.count + 1) + 1).prefix(size)) }
@@ -131,7 +139,7 @@ final class DiskFaultTests: XCTestCase {
         let fixture = try Fixture(self)
         let store = fixture.outside + "/store"
         try mountTmpfs(store, size: "2m")
-        pipelinefile(fixture, size: 1000, smallFiles: 8)
+        pipelinefile(fixture, size: 1000, smallFiles: 8, dependent: true)
         fixture.write("tag", "A")
         XCTAssertEqual(fixture.run(["run", "--store", store]).status, 0)
         fixture.write("tag", "B")
@@ -147,12 +155,18 @@ final class DiskFaultTests: XCTestCase {
         XCTAssertEqual(check.status, 0, check.transcript)
         XCTAssertFalse(check.stdout.contains("torn_log"), check.transcript)
 
+        // The rerun stores what the failed one could not (a step it ran is not "up to date"
+        // with its outputs missing from the store), and its job packs.
         unfill(store)
         let rerun = fixture.run(["run", "--store", store])
         XCTAssertEqual(rerun.status, 0, rerun.transcript)
         XCTAssertEqual(fixture.run(["run", "--store", store, "--json"]).status, 0)
         let after = fixture.run(["store", "check", "--store", store])
         XCTAssertEqual(after.status, 0, after.transcript)
+        let jobs = fixture.run(["job", "list", "--store", store]).stdoutLines.filter { $0.contains(" completed ") }
+        let job = try XCTUnwrap(jobs.last?.split(separator: " ").first.map(String.init))
+        let pack = fixture.run(["pack", "build", "--type", "run", "--from", job, "--out", fixture.outside, "--store", store])
+        XCTAssertEqual(pack.status, 0, pack.transcript)
         // Only what the log repairs (a snapshot behind it); then nothing.
         fixture.run(["job", "doctor", "--repair", "--store", store])
         let doctor = fixture.run(["job", "doctor", "--store", store])
@@ -226,6 +240,48 @@ final class DiskFaultTests: XCTestCase {
         XCTAssertTrue(limited.stderr.contains(fixture.path("out.bin")), limited.stderr)
         XCTAssertEqual(fixture.read("out.bin"), expected("B", size: 300_000))
         XCTAssertEqual(temporaries(under: fixture.root), [])
+    }
+
+    /// A step that ran while the store could not keep its results (here store.log is over
+    /// the file size limit) is not "up to date" next time: a later run that needs its outputs
+    /// finds them in the store, and the job it leaves names no missing blob.
+    func testAStepTheStoreCouldNotKeepRunsAgain() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit") else { try skip("prlimit is not installed") }
+        let fixture = try Fixture(self)
+        fixture.pipelinefile("""
+            pipeline: 1
+            steps:
+              big:
+                run: yes "$(cat tag) big" | head -c 200000 > big.bin
+                inputs: [tag]
+                outputs: [big.bin]
+              small:
+                run: yes "$(cat tag) small" | head -c 40000 > small.bin
+                inputs: [tag]
+                outputs: [small.bin]
+              combine:
+                needs: [big, small]
+                run: cat big.bin small.bin > all.bin
+                outputs: [all.bin]
+            """)
+        fixture.write("tag", "A")
+        XCTAssertEqual(fixture.run(["run"]).status, 0)
+        fixture.write("tag", "B")
+        // big's command dies of the limit; small runs, but store.log (already over the
+        // limit) cannot take its results; combine is skipped.
+        let limited = try SpawnedProcess(executable: "/usr/bin/prlimit", arguments: ["--fsize=60000", PipelineBinary.path, "run"],
+                                         directory: fixture.root, environment: ProcessInfo.processInfo.environment).wait()
+        XCTAssertEqual(limited.status, 1, limited.transcript)
+        XCTAssertTrue(limited.stderr.contains("store.log: File too large"), limited.transcript)
+
+        let rerun = fixture.run(["run", "--json"])
+        XCTAssertEqual(rerun.status, 0, rerun.transcript)
+        XCTAssertEqual(JSONLines(rerun.stdout).steps("up_to_date"), [], "small must not be up to date with its outputs missing from the store")
+        let check = fixture.run(["store", "check"])
+        XCTAssertEqual(check.status, 0, check.transcript)
+        let job = try XCTUnwrap(fixture.run(["job", "list"]).stdoutLines.last?.split(separator: " ").first.map(String.init))
+        let pack = fixture.run(["pack", "build", "--type", "run", "--from", job, "--out", fixture.outside])
+        XCTAssertEqual(pack.status, 0, pack.transcript)
     }
 
     // MARK: Read-only and permissions
