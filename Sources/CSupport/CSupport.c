@@ -40,6 +40,7 @@ int pl_spawn(const char *const argv[], const char *const envp[], const char *cwd
     sigaddset(&reset, SIGUSR1);
     sigaddset(&reset, SIGQUIT);
     sigaddset(&reset, SIGCHLD);
+    sigaddset(&reset, SIGXFSZ);
     posix_spawnattr_setsigmask(&attr, &empty);
     posix_spawnattr_setsigdefault(&attr, &reset);
     posix_spawnattr_setpgroup(&attr, 0);

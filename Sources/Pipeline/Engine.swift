@@ -301,25 +301,33 @@ public final class Engine {
         let scheduled = pl_monotonic_ns()
         let summary: RunSummary
         summary = try scheduler.run(selected, options: options)
-        for failure in rebuilder.writer?.finish() ?? [] {
-            events.emit(.warning("a result could not be stored in the cache (it will run again next time): \(failure)"))
+        // What the store could not take (a full disk): the outputs are in place, but neither
+        // the cache nor the job's evidence holds them, so the run fails, naming the path.
+        let storeFailures = rebuilder.writer?.finish() ?? []
+        for failure in storeFailures.dropFirst() {
+            events.emit(.warning("the store could not take a result: \(failure)"))
         }
         for warning in remoteCache?.warnings ?? [] { events.emit(.warning(warning)) }
         if let failure = recorder?.failure {
             events.emit(.warning("the job's progress could not be recorded: \(failure)"))
         }
         let ran = pl_monotonic_ns()
-        if !options.dryRun { try rebuilder.save() }
+        if !options.dryRun { try rebuilder.save(keepRecords: storeFailures.isEmpty) }
         if environment["PIPELINE_TIMINGS"] != nil {
             let ms = { (a: UInt64, b: UInt64) in String(Double((b - a) / 10_000) / 100) + " ms" }
             events.emit(.warning("timings: plan \(ms(start, planLoaded)) ∥ state \(ms(start, stateLoaded)), run \(ms(scheduled, ran)), "
                                  + "save \(ms(ran, pl_monotonic_ns()))"))
         }
-        if !options.dryRun {
+        if !options.dryRun, storeFailures.isEmpty {
             rememberNoop(at: noopPath, summary: summary, targets: targets, selected: selected, graph: graph, rebuilder: rebuilder,
                          graphDigest: file.digest)
         }
         events.emit(.finished(summary))
+        if var failure = storeFailures.first {
+            failure.message = "the store could not keep this run's results and evidence: " + failure.message
+            failure.hint = failure.hint.map { $0 + " (the workspace is not affected; the next run stores its results)" }
+            throw failure
+        }
         let failure: PipelineError.Code? = summary.interrupted ? .interrupted
             : (summary.succeeded || (summary.paused && summary.failed.isEmpty) ? nil : scheduler.failureCode ?? .stepFailed)
         retained.append(contentsOf: [rebuilder, scheduler] as [AnyObject])

@@ -3,6 +3,9 @@ import Glibc
 import Pipeline
 
 // Parse, run one command, map what went wrong to a stable exit status.
+// Over a file size limit (ulimit -f), a write fails with EFBIG and is reported like any I/O
+// error, instead of SIGXFSZ killing the process half-way (commands get the default back).
+signal(SIGXFSZ, SIG_IGN)
 let arguments = Array(CommandLine.arguments.dropFirst())
 do {
     var command = try PipelineCommand.parseAsRoot(arguments)

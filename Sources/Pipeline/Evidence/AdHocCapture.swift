@@ -86,7 +86,7 @@ public struct AdHocCapture {
         scheduler.ruleSetting = RuleSetting(storePath: request.storePath, job: job.id)
         let summary = try scheduler.run([0], options: RunOptions(jobs: 1, force: [request.name]))
         let failures = rebuilder.writer?.finish() ?? []
-        if let failure = recorder.failure ?? failures.first.map({ PipelineError(.io, $0) }) { throw failure }
+        if let failure = recorder.failure ?? failures.first { throw failure }
         guard let outcome = summary.outcomes.first else { throw PipelineError(.internalError, "the captured command left no outcome") }
         let succeeded = outcome.status == .ran
         try session.checkpoint(.completed, summary: "\(request.name) \(outcome.status.rawValue)", step: nil, actor: actor)

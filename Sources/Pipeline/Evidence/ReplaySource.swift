@@ -5,7 +5,7 @@ public protocol ReplayBlobs: AnyObject {
     /// Whether the blob is there and its bytes hash to its digest.
     func verify(_ digest: Digest) -> Bool
     /// Writes the blob into `fd`, verified; false when it is missing or damaged.
-    func copy(_ digest: Digest, to fd: Int32) throws -> Bool
+    func copy(_ digest: Digest, to fd: Int32, named name: String) throws -> Bool
 }
 
 extension LocalStore: ReplayBlobs {
@@ -85,7 +85,7 @@ public final class PackBlobs: ReplayBlobs {
 
     public func verify(_ digest: Digest) -> Bool { good.contains(digest) }
 
-    public func copy(_ digest: Digest, to fd: Int32) throws -> Bool {
+    public func copy(_ digest: Digest, to fd: Int32, named name: String) throws -> Bool {
         guard good.contains(digest), let folder else { return false }
         let path = "\(folder)/\(digest.hex)"
         let source = open(path, O_RDONLY | O_CLOEXEC)
@@ -97,7 +97,7 @@ public final class PackBlobs: ReplayBlobs {
             if n < 0 && errno == EINTR { continue }
             if n < 0 { throw FileSystem.ioError("cannot read", path) }
             if n == 0 { return true }
-            try FileSystem.writeAll(fd, Array(buffer[0..<n]), path: "replayed file")
+            try FileSystem.writeAll(fd, Array(buffer[0..<n]), path: name)
         }
     }
 }

@@ -191,10 +191,10 @@ public struct Replayer {
             }
             let temp = Materializer.temporaryName(for: path)
             let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(file.mode & 0o777))
-            guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+            guard fd >= 0 else { throw FileSystem.ioError("cannot write", path) }
             let ok: Bool
             do {
-                ok = try blobs.copy(file.digest, to: fd)
+                ok = try blobs.copy(file.digest, to: fd, named: path)
             } catch {
                 close(fd)
                 unlink(temp)

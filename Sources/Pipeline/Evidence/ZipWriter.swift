@@ -177,7 +177,12 @@ public enum ZipWriter {
     }
 
     private static func failure(_ archive: OpaquePointer, _ what: String, _ path: String) -> PipelineError {
-        let reason = archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error \(archive_errno(archive))"
-        return PipelineError(.io, "\(what) \(path): \(reason)", path: path)
+        // libarchive says only "Write error" when write(2) failed: name the system's reason.
+        let code = archive_errno(archive)
+        var reason = archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error \(code)"
+        if [ENOSPC, EDQUOT, EFBIG, EROFS, EACCES, EPERM, EIO].contains(code) {
+            reason = FileSystem.errorText(code)
+        }
+        return PipelineError(.io, "\(what) \(path): \(reason)", path: path, hint: FileSystem.hint(for: code, path: path))
     }
 }

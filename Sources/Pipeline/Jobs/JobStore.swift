@@ -35,7 +35,14 @@ public final class JobStore {
         }
         var payload = extra
         payload["targets"] = .array(targets.map(JSON.string))
-        return try append(id, type: .created, actor: actor, durable: durable) { _ in .object(payload) }
+        do {
+            return try append(id, type: .created, actor: actor, durable: durable) { _ in .object(payload) }
+        } catch {
+            // A job whose first event could not be written (a full disk) never was: leave no
+            // folder behind for `job list` and `job doctor` to trip over.
+            try? FileSystem.remove(folder(id))
+            throw error
+        }
     }
 
     /// The job's current state: the snapshot, plus any logged events it does not reflect yet.
@@ -79,8 +86,9 @@ public final class JobStore {
         }
         try FileSystem.writeAll(fd, event.line, path: path)
         guard !durable || fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
-        // The log line above is the durable record; the snapshot is rebuilt from it if lost.
-        try Materializer.writeAtomically(next.json.canonicalBytes + [0x0A], to: folder(id) + "/state.json", durable: false)
+        // The log line above is the durable record; the snapshot is rebuilt from it if lost,
+        // so failing to write it (a full disk) does not undo or fail the change.
+        try? Materializer.writeAtomically(next.json.canonicalBytes + [0x0A], to: folder(id) + "/state.json", durable: false)
         return next
     }
 

@@ -27,9 +27,9 @@ public final class MaterializeBatch {
             return true
         }
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+        guard fd >= 0 else { throw FileSystem.ioError("cannot write", path) }
         do {
-            let ok = try store.copy(file.digest, to: fd)
+            let ok = try store.copy(file.digest, to: fd, named: path)
             guard ok, fchmod(fd, mode_t(file.mode & 0o7777)) == 0 else {
                 close(fd)
                 unlink(temp)

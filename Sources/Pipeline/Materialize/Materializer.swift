@@ -32,8 +32,8 @@ public struct Materializer {
     /// Writes `bytes` to a workspace-relative path atomically.
     public func write(_ bytes: [UInt8], to relative: String, mode: UInt32 = 0o644) throws {
         let path = try absolutePath(relative)
-        try Materializer.replace(path, mode: mode, beforeRename: beforeRename) { fd, temp in
-            try FileSystem.writeAll(fd, bytes, path: temp)
+        try Materializer.replace(path, mode: mode, beforeRename: beforeRename) { fd, name in
+            try FileSystem.writeAll(fd, bytes, path: name)
         }
     }
 
@@ -53,8 +53,8 @@ public struct Materializer {
             return true
         }
         do {
-            try Materializer.replace(path, mode: file.mode, beforeRename: beforeRename) { fd, _ in
-                if try !store.copy(file.digest, to: fd) { throw Missing() }
+            try Materializer.replace(path, mode: file.mode, beforeRename: beforeRename) { fd, name in
+                if try !store.copy(file.digest, to: fd, named: name) { throw Missing() }
             }
             return true
         } catch is Missing {
@@ -74,22 +74,23 @@ public struct Materializer {
     /// flushes for state that is a cache, checksummed and rebuilt when lost: a crash then
     /// leaves the old file, the new one, or (after power loss) none, never a torn one in use.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o644, durable: Bool = true) throws {
-        try replace(path, mode: mode, beforeRename: nil, durable: durable) { fd, temp in try FileSystem.writeAll(fd, bytes, path: temp) }
+        try replace(path, mode: mode, beforeRename: nil, durable: durable) { fd, name in try FileSystem.writeAll(fd, bytes, path: name) }
     }
 
     /// The core protocol: `fill` writes the temp file; then fsync, rename, fsync directory.
-    /// On any error the temp file is removed and the old file is untouched.
+    /// On any error the temp file is removed and the old file is untouched. Errors name the
+    /// target (what the user knows), not the temp file: `fill` gets that name for its own.
     static func replace(_ path: String, mode: UInt32, beforeRename: (@Sendable (String) throws -> Void)?, durable: Bool = true,
                         fill: (Int32, String) throws -> Void) throws {
         let directory = Path.directory(of: path)
         try FileSystem.makeDirectories(directory)
         let temp = temporaryName(for: path)
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+        guard fd >= 0 else { throw FileSystem.ioError("cannot write", path) }
         var closed = false
         do {
-            try fill(fd, temp)
-            guard fchmod(fd, mode_t(mode & 0o7777)) == 0 else { throw FileSystem.ioError("cannot set mode of", temp) }
+            try fill(fd, path)
+            guard fchmod(fd, mode_t(mode & 0o7777)) == 0 else { throw FileSystem.ioError("cannot set mode of", path) }
             guard !durable || fsync(fd) == 0 else { throw FileSystem.ioError("cannot flush", path) }
             closed = true
             guard close(fd) == 0 else { throw FileSystem.ioError("cannot write", path) }

@@ -333,7 +333,15 @@ public final class Rebuilder {
                 continue  // already right
             }
             statCache.forget(file.path)
-            guard try pendingRestores.stage(file, from: store) else {
+            let staged: Bool
+            do {
+                staged = try pendingRestores.stage(file, from: store)
+            } catch {
+                // A restore that failed half-way (a full disk) puts none of the step's files in place.
+                pendingRestores.discard(after: mark)
+                throw error
+            }
+            guard staged else {
                 pendingRestores.discard(after: mark)
                 return false
             }
@@ -453,13 +461,16 @@ public final class Rebuilder {
     /// Results restored in this run: their last use is recorded at the end (one append).
     public var restoredKeys: [ActionKey] = []
 
-    public func save() throws {
+    /// `keepRecords: false` when the store could not take this run's results: the records
+    /// would call steps up to date whose outputs the store lacks, so the next run decides
+    /// from the cache again (and stores what is missing).
+    public func save(keepRecords: Bool = true) throws {
         if !restoredKeys.isEmpty, let local = store as? LocalStore {
             try? local.touch(restoredKeys)
             restoredKeys = []
         }
         try flushRestores()
         try statCache.save()
-        try records.save()
+        if keepRecords { try records.save() }
     }
 }

@@ -79,6 +79,8 @@ public final class Scheduler {
         if failureCodes.allSatisfy({ $0 == .notReproduced || $0 == .verificationFailed }) {
             return failureCodes.contains(.verificationFailed) ? .verificationFailed : .notReproduced
         }
+        // Only I/O errors of pipeline's own (a restore on a full disk): not a command's failure.
+        if failureCodes.allSatisfy({ $0 == .io }) { return .io }
         return failureCodes.first { $0 == .pathEscapes } ?? .stepFailed
     }
 

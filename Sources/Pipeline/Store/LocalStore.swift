@@ -112,14 +112,16 @@ public final class LocalStore: BlobStore, ActionCache {
         }
         let temp = temporaryPath()
         let target = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
-        guard target >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+        // Errors name the store's folder and the file being stored, not the temp file.
+        let name = "\(root)/cas (storing \(path))"
+        guard target >= 0 else { throw FileSystem.ioError("cannot write", name) }
         var ok = false
         defer { if !ok { unlink(temp) } }
         let sha = SHA256()
         let xxh = XXH128Hasher()
         var size: UInt64 = 0
         do {
-            try pump(from: source, path, to: target, temp) { pointer, count in
+            try pump(from: source, path, to: target, name) { pointer, count in
                 sha.update(pointer, count: count)
                 xxh.update(pointer, count: count)
                 size += UInt64(count)
@@ -146,7 +148,7 @@ public final class LocalStore: BlobStore, ActionCache {
         if bytes.count <= LocalStore.smallBlobLimit {
             try log.append([(.blob, digest, bytes)])
         } else {
-            try commit(temp: try writeTemporary(bytes, mode: 0o444), as: digest)
+            try commit(temp: try writeTemporary(bytes, mode: 0o444, for: digest), as: digest)
         }
         return digest
     }
@@ -159,7 +161,7 @@ public final class LocalStore: BlobStore, ActionCache {
             if blob.bytes.count <= LocalStore.smallBlobLimit {
                 if !records.contains(where: { $0.id == blob.digest }) { records.append((.blob, blob.digest, blob.bytes)) }
             } else {
-                try commit(temp: try writeTemporary(blob.bytes, mode: 0o444), as: blob.digest)
+                try commit(temp: try writeTemporary(blob.bytes, mode: 0o444, for: blob.digest), as: blob.digest)
             }
         }
         if let result, let key { records.append((.result, key.digest, result.json.canonicalBytes)) }
@@ -185,12 +187,12 @@ public final class LocalStore: BlobStore, ActionCache {
     }
 
     /// A new temp file in the store holding `bytes`; its path.
-    private func writeTemporary(_ bytes: [UInt8], mode: mode_t) throws -> String {
+    private func writeTemporary(_ bytes: [UInt8], mode: mode_t, for digest: Digest) throws -> String {
         let temp = temporaryPath()
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileSystem.ioError("cannot write", temp) }
+        guard fd >= 0 else { throw FileSystem.ioError("cannot write", blobPath(digest)) }
         do {
-            try FileSystem.writeAll(fd, bytes, path: temp)
+            try FileSystem.writeAll(fd, bytes, path: blobPath(digest))
             close(fd)
         } catch {
             close(fd)
@@ -230,9 +232,9 @@ public final class LocalStore: BlobStore, ActionCache {
         return bytes
     }
 
-    public func copy(_ digest: Digest, to fd: Int32) throws -> Bool {
+    public func copy(_ digest: Digest, to fd: Int32, named name: String) throws -> Bool {
         if let bytes = logBlob(digest) {
-            try FileSystem.writeAll(fd, bytes, path: "restored file")
+            try FileSystem.writeAll(fd, bytes, path: name)
             return true
         }
         let path = blobPath(digest)
@@ -240,7 +242,7 @@ public final class LocalStore: BlobStore, ActionCache {
         guard source >= 0 else { return false }
         defer { close(source) }
         let sha = SHA256()
-        try pump(from: source, path, to: fd, "restored file") { pointer, count in sha.update(pointer, count: count) }
+        try pump(from: source, path, to: fd, name) { pointer, count in sha.update(pointer, count: count) }
         guard sha.finish() == digest else {
             quarantine(digest)
             return false

@@ -13,6 +13,10 @@ import Synchronization
 /// loaded with dlopen on first use, so a build without a remote cache does not load it.
 public final class RemoteCache: @unchecked Sendable {
     public let base: String
+    /// `base` as messages show it: credentials in its user part (`https://user:pw@host`)
+    /// replaced by `***`. The token and those credentials never reach a message.
+    public let displayURL: String
+    private let redactor: Redactor
     public let readOnly: Bool
     private let header: String?
     public var timeoutMillis = 10_000
@@ -26,13 +30,29 @@ public final class RemoteCache: @unchecked Sendable {
 
     /// `token`: `user:password` for basic auth, else a bearer token. Never logged.
     public init(url: String, token: String? = nil, readOnly: Bool = false) {
-        base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.base = base
+        let userInfo = RemoteCache.userInfo(of: base)
+        displayURL = userInfo.map { Redactor(values: [$0]).redact(base) } ?? base
+        // The whole credentials and their password parts (a user name alone is no secret).
+        let passwords = [token, userInfo].compactMap { $0?.split(separator: ":", maxSplits: 1).dropFirst().first.map(String.init) }
+        redactor = Redactor(values: [token, userInfo].compactMap { $0 } + passwords)
         self.readOnly = readOnly
         if let token, !token.isEmpty {
             header = token.contains(":") ? "Authorization: Basic " + Base64.encode(Array(token.utf8)) : "Authorization: Bearer " + token
         } else {
             header = nil
         }
+    }
+
+    /// The `user:password` between `scheme://` and `@` in a URL, if any.
+    static func userInfo(of url: String) -> String? {
+        guard let scheme = url.firstRange(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let at = authority.lastIndex(of: "@") else { return nil }
+        let info = String(authority[..<at])
+        return info.isEmpty ? nil : info
     }
 
     private func withLock<T>(_ body: () throws -> T) rethrows -> T { try mutex.withLock { _ in try body() } }
@@ -78,7 +98,7 @@ public final class RemoteCache: @unchecked Sendable {
                 defer { reportedUnreachable = true }
                 return !reportedUnreachable
             }
-            if first { warn("remote cache \(base) is unreachable (\(message)); building locally") }
+            if first { warn("remote cache \(displayURL) is unreachable (\(redactor.redact(message))); building locally") }
             return nil
         }
         withLock { failures = 0 }

@@ -11,8 +11,13 @@ public final class StoreLock {
     public init(storeRoot: String, exclusive: Bool, wait: Bool = true, waiting: (() -> Void)? = nil) throws {
         try FileSystem.makeDirectories(storeRoot)
         let path = storeRoot + "/gc.lock"
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileSystem.ioError("cannot open", path) }
+        var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // A store on a read-only mount (or not ours to write): a lock taken on a read-only
+        // descriptor still excludes gc, so readers (dry runs, checks, packs) go on.
+        let reason = errno
+        if fd < 0 && (reason == EROFS || reason == EACCES) { fd = open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw FileSystem.ioError("cannot open", path, errno: reason) }
+        self.fd = fd
         let mode = exclusive ? LOCK_EX : LOCK_SH
         if flock(fd, mode | LOCK_NB) == 0 { return }
         guard wait else {

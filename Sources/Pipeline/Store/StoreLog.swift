@@ -37,6 +37,8 @@ final class StoreLog: @unchecked Sendable {
 
     let path: String
     private var fd: Int32 = -1
+    /// Whether `fd` was opened for appending (else read-only: the store is not writable).
+    private var writable = false
     private var inode: UInt64 = 0
     private var blobs: [Digest: Location] = [:]
     private var results: [Digest: Location] = [:]
@@ -61,8 +63,12 @@ final class StoreLog: @unchecked Sendable {
     /// lock; a reader that holds an old one keeps reading a consistent old snapshot, and
     /// writers notice the new file when they lock (`locked`) and start over on it.
     private func open(create: Bool) -> Bool {
-        if fd >= 0 { return true }
+        if fd >= 0 && (writable || !create) { return true }
+        if fd >= 0 { reopen() }  // read-only so far; a writer needs more
         fd = Glibc.open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0o644)
+        writable = fd >= 0
+        // A read-only store (a read-only mount, or another user's) still reads.
+        if fd < 0 && !create && (errno == EROFS || errno == EACCES) { fd = Glibc.open(path, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return false }
         var st = stat()
         inode = fstat(fd, &st) == 0 ? UInt64(st.st_ino) : 0
@@ -73,6 +79,7 @@ final class StoreLog: @unchecked Sendable {
     private func reopen() {
         if fd >= 0 { close(fd) }
         fd = -1
+        writable = false
         blobs = [:]
         results = [:]
         uses = [:]
@@ -232,7 +239,14 @@ final class StoreLog: @unchecked Sendable {
                 out.append(contentsOf: record.bytes)
                 out.append(0x0A)
             }
-            try FileSystem.writeAll(fd, out, path: path)
+            do {
+                try FileSystem.writeAll(fd, out, path: path)
+            } catch {
+                // A write cut short (a full disk) leaves part of a record: cut it now, holding
+                // the lock, so the log ends with a whole record whether or not anyone writes again.
+                _ = ftruncate(fd, off_t(scanned))
+                throw error
+            }
             for (kind, id, location) in locations {
                 switch kind {
                 case .blob: blobs[id] = location

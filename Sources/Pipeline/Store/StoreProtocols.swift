@@ -7,8 +7,9 @@ public protocol BlobStore: AnyObject {
     /// The bytes of a blob, nil when absent. For small blobs (logs, records).
     func read(_ digest: Digest) throws -> [UInt8]?
     /// Copies a blob into an open file, verifying its digest on the way; false when absent
-    /// or corrupt (a corrupt blob is never written out as good).
-    func copy(_ digest: Digest, to fd: Int32) throws -> Bool
+    /// or corrupt (a corrupt blob is never written out as good). `name`: the file a write
+    /// error names (the target the user knows, not a temp file).
+    func copy(_ digest: Digest, to fd: Int32, named name: String) throws -> Bool
 }
 
 /// Action key → action result.

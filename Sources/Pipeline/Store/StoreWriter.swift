@@ -4,12 +4,13 @@ import Dispatch
 /// step's blobs, then its action result (so a result is never visible before its blobs).
 /// Creating two files per step on a slow filesystem then overlaps the next command instead
 /// of delaying its start. `finish()` waits for everything and returns what failed; a failed
-/// write only costs a cache entry (the result is not stored), never a wrong output.
+/// write never stores a wrong result (the result is not stored), but the job's evidence
+/// then lacks blobs, so the run reports it (a full disk fails the run, exit 1).
 public final class StoreWriter: @unchecked Sendable {
     private let store: LocalStore
     private let queue = DispatchQueue(label: "pipeline.store-writer")
     private let group = DispatchGroup()
-    private var failures: [String] = []  // touched on `queue` only
+    private var failures: [PipelineError] = []  // touched on `queue` only
     /// Digests known to be in the store (touched on `queue` only).
     private var stored: Set<Digest> = []
 
@@ -30,7 +31,7 @@ public final class StoreWriter: @unchecked Sendable {
                 for blob in fresh { stored.insert(blob.digest) }
                 if let remote, !remote.readOnly, let result, let key { share(result, key: key, with: remote) }
             } catch {
-                failures.append("\(error)")
+                failures.append(error as? PipelineError ?? PipelineError(.io, "\(error)"))
             }
         }
     }
@@ -60,7 +61,7 @@ public final class StoreWriter: @unchecked Sendable {
                 do {
                     if try store.put(fileAt: file.path).sha256 == file.digest { stored.insert(file.digest) }
                 } catch {
-                    failures.append("\(error)")
+                    failures.append(error as? PipelineError ?? PipelineError(.io, "\(error)"))
                 }
             }
         }
@@ -70,7 +71,7 @@ public final class StoreWriter: @unchecked Sendable {
     public func flush() { group.wait() }
 
     /// Waits for every write; the failures, if any.
-    public func finish() -> [String] {
+    public func finish() -> [PipelineError] {
         group.wait()
         return queue.sync { failures }
     }

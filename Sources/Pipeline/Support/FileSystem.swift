@@ -18,7 +18,19 @@ public enum FileSystem {
     public static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     public static func ioError(_ what: String, _ path: String, errno code: Int32 = pl_errno()) -> PipelineError {
-        PipelineError(.io, "\(what) \(path): \(errorText(code))", path: path)
+        PipelineError(.io, "\(what) \(path): \(errorText(code))", path: path, hint: hint(for: code, path: path))
+    }
+
+    /// What to do about the failures a user can fix outside pipeline: a full disk, a
+    /// read-only mount, missing permissions, a file size limit.
+    static func hint(for code: Int32, path: String) -> String? {
+        switch code {
+        case ENOSPC, EDQUOT: return "the disk (or quota) holding \(Path.directory(of: path)) is full: free some space and run again"
+        case EROFS: return "\(Path.directory(of: path)) is on a read-only file system"
+        case EACCES, EPERM: return "check the permissions of \(Path.directory(of: path)) (pipeline runs as uid \(getuid()))"
+        case EFBIG: return "the file is larger than the file size limit (ulimit -f) allows"
+        default: return nil
+        }
     }
 
     /// `lstat` (or `stat` when `follow`), nil when the path does not exist.

@@ -66,7 +66,9 @@ struct Run: ParsableCommand {
         }
         if workspaceOptions.json {
             let failed = report.summary.failed.map(\.step)
-            let message = failure == .interrupted ? "interrupted" : "step failed: \(failed.joined(separator: ", "))"
+            var message = failure == .interrupted ? "interrupted" : "step failed: \(failed.joined(separator: ", "))"
+            // pipeline's own I/O error (a full disk): say which file, not only which step.
+            if failure == .io, let first = report.summary.failed.first?.message { message += ": " + first }
             ErrorReport.print(PipelineError(failure, message, step: failed.first), json: true)
         }
         throw CommandExit(status: ExitStatus.of(failure))
