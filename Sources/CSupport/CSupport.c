@@ -195,3 +195,27 @@ int pl_memfd(const char *name) {
 int pl_load_acquire(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
 void pl_store_release(int *p, int value) { __atomic_store_n(p, value, __ATOMIC_RELEASE); }
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PL_TSAN 1
+void __tsan_acquire(void *address);
+void __tsan_release(void *address);
+#endif
+#endif
+
+void pl_tsan_acquire(const void *address) {
+#ifdef PL_TSAN
+    __tsan_acquire((void *)address);
+#else
+    (void)address;
+#endif
+}
+
+void pl_tsan_release(const void *address) {
+#ifdef PL_TSAN
+    __tsan_release((void *)address);
+#else
+    (void)address;
+#endif
+}

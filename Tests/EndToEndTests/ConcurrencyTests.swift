@@ -45,11 +45,14 @@ final class ConcurrencyTests: XCTestCase {
     func testASecondRunWithNoWaitMeetsALeaseConflict() throws {
         let f = try Fixture(self)
         let started = f.outside + "/started"
+        // The first run holds its lease until the test releases it (not for a fixed time:
+        // under a sanitizer and a loaded machine the other runs took longer than a 2 s sleep).
+        let release = f.outside + "/release"
         f.pipelinefile("""
         pipeline: 1
         steps:
           hold:
-            run: touch \(started); sleep 2; \(f.log("hold"))
+            run: touch \(started); timeout 20 sh -c 'until [ -e \(release) ]; do sleep 0.05; done'; \(f.log("hold"))
             cache: false
           quick:
             run: \(f.log("quick"))
@@ -70,6 +73,10 @@ final class ConcurrencyTests: XCTestCase {
 
         // Without --no-wait, a run queues behind the first and says so.
         let third = try f.start(["run", "quick"])
+        XCTAssertTrue(Fixture.waitUntil(timeout: 20) {
+            ((try? String(contentsOfFile: third.stderrPath, encoding: .utf8)) ?? "").contains("waiting for another run")
+        }, "the third run did not say it waits")
+        XCTAssertTrue(FileManager.default.createFile(atPath: release, contents: nil))
         let firstResult = first.wait(timeout: 20)
         let thirdResult = third.wait(timeout: 20)
         assertExit(firstResult, 0)

@@ -61,6 +61,12 @@ int pl_memfd(const char *name);
 int pl_load_acquire(const int *p);
 void pl_store_release(int *p, int value);
 
+/// Tell ThreadSanitizer of an ordering it cannot see (a hand-over inside uninstrumented code):
+/// what a thread did before `pl_tsan_release(a)` happens before what another does after a
+/// later `pl_tsan_acquire(a)`. They do nothing unless built with -fsanitize=thread.
+void pl_tsan_acquire(const void *address);
+void pl_tsan_release(const void *address);
+
 #endif
 
 // HTTP through libcurl, loaded with dlopen only when a remote cache is configured, so a

@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 
 /// A JSON Schema `pattern`: an ECMA-262 regular expression (a subset) translated to a POSIX
 /// extended expression and compiled once with `regcomp`. Matching is unanchored, as JSON
@@ -10,7 +9,7 @@ import Synchronization
 final class SchemaPattern: @unchecked Sendable {
     let source: String
     private let expression: UnsafeMutablePointer<regex_t>
-    private let lock = Mutex(())
+    private let lock = Lock()
 
     init(_ source: String) throws {
         // Everything that can fail happens before the stored properties are set: a throwing
@@ -41,7 +40,7 @@ final class SchemaPattern: @unchecked Sendable {
         let length = text.utf8.count
         return text.withCString { base in
             var range = regmatch_t(rm_so: 0, rm_eo: regoff_t(length))
-            return lock.withLock { _ in
+            return lock.withLock {
                 SchemaPattern.withLocale { regexec(expression, base, 1, &range, REG_STARTEND) } == 0
             }
         }

@@ -1,6 +1,5 @@
 import CSupport
 import Glibc
-import Synchronization
 
 /// A shared cache over the Bazel HTTP remote cache protocol: `GET/HEAD/PUT <base>/cas/<sha256>`
 /// for blobs and `<base>/ac/<key>` for action results (pipeline's own JSON encoding, the
@@ -21,7 +20,7 @@ public final class RemoteCache: @unchecked Sendable {
     private let header: String?
     public var timeoutMillis = 10_000
     public static let maximumFailures = 3
-    private let mutex = Mutex(())
+    private let lock = Lock()
     private var failures = 0
     private var reportedUnreachable = false
     private var warned: Set<String> = []
@@ -55,7 +54,7 @@ public final class RemoteCache: @unchecked Sendable {
         return info.isEmpty ? nil : info
     }
 
-    private func withLock<T>(_ body: () throws -> T) rethrows -> T { try mutex.withLock { _ in try body() } }
+    private func withLock<T>(_ body: () throws -> T) rethrows -> T { try lock.withLock(body) }
 
     public var disabled: Bool { withLock { failures >= RemoteCache.maximumFailures } }
 

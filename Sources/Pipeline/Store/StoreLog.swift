@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 
 /// `store.log`: small blobs and action results, appended as records instead of one file
 /// each. Creating a file costs an inode allocation, which on ext4 after mass deletions (a
@@ -46,11 +45,11 @@ final class StoreLog: @unchecked Sendable {
     private(set) var uses: [Digest: Int64] = [:]
     /// End of the last whole record this instance has indexed.
     private var scanned: Int64 = 0
-    private let mutex = Mutex(())
+    private let lock = Lock()
     private var tailBuffer: [UInt8] = []
 
     private func guarded<T>(_ body: () throws -> T) rethrows -> T {
-        try mutex.withLock { _ in try body() }
+        try lock.withLock(body)
     }
 
     init(path: String) {

@@ -130,6 +130,29 @@ final class StoreLogTests: XCTestCase {
         XCTAssertEqual(try LocalStore(root: ws.path(".pipeline")).resultKeys(), [key])
     }
 
+    /// The store writer appends on its queue while the scheduler looks results up on the
+    /// main thread, both through the one shared log index. Every save lands and reads back.
+    /// Under `scripts/sanitize thread` this is also the regression test for the lock's
+    /// hand-over being invisible to ThreadSanitizer (a contended `Mutex` waits in the
+    /// kernel): without `Lock`'s annotations it reports the index as raced.
+    func testTheStoreWriterAndLookupsShareTheLogAcrossThreads() throws {
+        let ws = TestWorkspace()
+        let store = try LocalStore(root: ws.path(".pipeline"))
+        let writer = try StoreWriter(sharing: store)
+        let keys = (0..<400).map { ActionKey(SHA256.hash("key \($0)")) }
+        for (i, key) in keys.enumerated() {
+            let bytes = Array("output \(i)".utf8)
+            writer.save(blobs: [(bytes, SHA256.hash(bytes))], result: ActionResult(files: [], exitCode: 0), key: key)
+            // A lookup while the writer appends: a miss scans what was appended since.
+            _ = try store.result(for: keys[i / 2])
+        }
+        XCTAssertEqual(writer.finish(), [])
+        for (i, key) in keys.enumerated() {
+            XCTAssertNotNil(try store.result(for: key), "result \(i)")
+            XCTAssertEqual(try store.read(SHA256.hash("output \(i)")), Array("output \(i)".utf8))
+        }
+    }
+
     func testATornTailIsCutByTheNextWriterAndNothingBeforeItIsLost() throws {
         let ws = TestWorkspace()
         let store = try LocalStore(root: ws.path(".pipeline"))
