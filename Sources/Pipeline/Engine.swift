@@ -294,7 +294,7 @@ public final class Engine {
         }
         // Progress checkpoints go through the job's open session.
         let recorder = session.map {
-            JobRecorder(next: events, session: $0, actor: actor) { graph.index(of: $0).map { graph.dependencies[$0].map { graph.steps[$0].name } } ?? [] }
+            JobRecorder(next: events, session: $0, actor: actor, writer: rebuilder.writer) { graph.index(of: $0).map { graph.dependencies[$0].map { graph.steps[$0].name } } ?? [] }
         }
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder ?? events)
         scheduler.ruleSetting = RuleSetting(storePath: workspace.storePath, job: session?.id, replayPolicy: replayPolicy, makeExecutor: makeExecutor)

@@ -81,7 +81,7 @@ public struct AdHocCapture {
         let rebuilder = Rebuilder(root: request.root, store: store, statCache: StatCache(path: nil), records: StepRecords(path: nil),
                                   callerEnvironment: environment)
         rebuilder.writer = try StoreWriter(sharing: store)
-        let recorder = JobRecorder(next: events, session: session, actor: actor)
+        let recorder = JobRecorder(next: events, session: session, actor: actor, writer: rebuilder.writer)
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder)
         scheduler.ruleSetting = RuleSetting(storePath: request.storePath, job: job.id)
         let summary = try scheduler.run([0], options: RunOptions(jobs: 1, force: [request.name]))
