@@ -278,7 +278,12 @@ public final class Engine {
                      timings: (start: UInt64, planLoaded: UInt64, stateLoaded: UInt64)) throws -> BuildReport {
         let (start, planLoaded, stateLoaded) = timings
         let noopPath = state + "/noop"
-        if !options.dryRun { removeStaleTemporaries(selected: selected, graph: graph) }
+        if !options.dryRun {
+            removeStaleTemporaries(selected: selected, graph: graph)
+            // What a killed run left in the store: its temp blobs and half-saved state files.
+            store.removeStaleTemporaries()
+            Materializer.removeStaleTemporaries(in: state)
+        }
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)

@@ -17,18 +17,22 @@ ENV = {**os.environ, "CI": "true", "TZ": "UTC"}
 ENV.pop("PIPELINE_STORE", None)
 ENV.pop("PIPELINE_FAULT_INJECT", None)
 
-# A temp file of Materializer (`.NAME.tmp-PID-N`); anything in <store>/tmp is one of LocalStore.
+# A temp file of Materializer (`.NAME.tmp-PID-N`); anything in <store>/tmp is one of LocalStore;
+# `store.log.compact-PID` is gc's new log before its rename.
 TEMP = re.compile(r"^\..+\.tmp-(\d+)-(\d+)$")
+COMPACT = re.compile(r"^store\.log\.compact-(\d+)$")
+# What a store holds at its top (README "The store"); anything else is debris.
+STORE_ENTRIES = {"format", "store.log", "cas", "ac", "tmp", "workspaces", "jobs", "pins", "reports", "gc.lock"}
 
 
-def steps(gate: bool, log: str = None) -> str:
+def steps(gate: bool, log: str = None, count: int = 40000) -> str:
     """The example: gen -> part0..5 -> [gate] -> join -> sum. With `log`, every command first
     appends its step's name to that file (outside the workspace), to count executions."""
     text = """pipeline: 1
 steps:
   gen:
     inputs: [src/seed]
-    run: mkdir -p out && seq $(cat src/seed) 40000 > out/numbers && sleep 0.05
+    run: mkdir -p out && seq $(cat src/seed) """ + str(count) + """ > out/numbers && sleep 0.05
     outputs: [out/numbers]
 """
     for i in range(6):
@@ -143,14 +147,18 @@ def temp_files(tree: Path, store: Path):
     for folder, dirs, files in os.walk(tree):
         here = Path(folder)
         for name in files + dirs:
-            m = TEMP.match(name)
+            m = TEMP.match(name) or COMPACT.match(name)
             if m:
                 found.append((str((here / name).relative_to(tree)), int(m.group(1))))
             elif name.startswith(".gc-") and here.name == "jobs":
                 found.append((str((here / name).relative_to(tree)), None))
-    for entry in (store / "tmp").iterdir() if (store / "tmp").is_dir() else []:
+    inside = str(store).startswith(str(tree) + "/")
+    for entry in (store / "tmp").iterdir() if inside and (store / "tmp").is_dir() else []:
         pid = entry.name.split("-", 1)[0]
         found.append((str(entry.relative_to(tree)), int(pid) if pid.isdigit() else None))
+    for entry in store.iterdir() if inside and store.is_dir() else []:
+        if entry.name not in STORE_ENTRIES and not COMPACT.match(entry.name):
+            found.append((str(entry.relative_to(tree)), None))
     return sorted(set(found))
 
 
@@ -184,7 +192,7 @@ def check_files(tree: Path, allow_torn_tail: bool):
                     raise Failure(f"{path.relative_to(tree)} is a pack that does not verify: {verified.stdout}{verified.stderr}")
 
 
-DOCTOR_AFTER_KILL = {"abandoned", "torn_line", "snapshot_diverged", "empty_log"}
+DOCTOR_AFTER_KILL = {"abandoned", "torn_line", "snapshot_diverged", "empty_log", "stale_temp"}
 
 
 def doctor(ws: Path, allowed: set):
@@ -224,17 +232,20 @@ def after_kill(ws: Path, pid: int, extra_trees=()):
 
 
 def after_recovery(ws: Path, reference: dict, extra_trees=(), rerun=True):
+    """What must hold once the recovery (rerun, resume, gc, pack build again) succeeded.
+    A job the recovery did not take over (a fresh run was started instead) may still show
+    what the kill left (abandoned, a snapshot behind its log, a killed writer's temp file):
+    no corruption, and `job doctor --repair` must then leave every job healthy. Returns how
+    many temp files only `doctor --repair` removed."""
     store = ws / ".pipeline"
+    doctor(ws, DOCTOR_AFTER_KILL)
+    before = len([t for tree in (ws, *extra_trees) for t in temp_files(tree, store)])
+    must(["job", "doctor", "--repair"], ws)
     for tree in (ws, *extra_trees):
         left = temp_files(tree, store)
         if left:
             raise Failure(f"temp files left after recovery: {[p for p, _ in left]}")
         check_files(tree, allow_torn_tail=False)
-    # A job the recovery did not take over (a fresh run was started instead) may still show
-    # what the kill left (abandoned, a snapshot behind its log): no corruption, and
-    # `doctor --repair` must then leave every job healthy.
-    doctor(ws, DOCTOR_AFTER_KILL - {"torn_line", "empty_log"})
-    must(["job", "doctor", "--repair"], ws)
     doctor(ws, set())
     store_check(ws, set())
     if reference is not None:
@@ -245,15 +256,16 @@ def after_recovery(ws: Path, reference: dict, extra_trees=(), rerun=True):
         again = pipeline(["run", "--json"], ws)
         if again.returncode != 0 or any(d.get("status") == "ran" for d in json_lines(again.stdout)):
             raise Failure(f"a run after recovery still executed steps (exit {again.returncode})")
+    return before
 
 
-def fresh(base: Path, name: str, gate=False, seed=1, log=None) -> Path:
+def fresh(base: Path, name: str, gate=False, seed=1, log=None, count=40000) -> Path:
     ws = base / name
     if ws.exists():
         shutil.rmtree(ws)
     (ws / "src").mkdir(parents=True)
     (ws / "src" / "seed").write_text(f"{seed}\n")
-    (ws / "Pipelinefile.yaml").write_text(steps(gate, log))
+    (ws / "Pipelinefile.yaml").write_text(steps(gate, log, count))
     return ws
 
 
