@@ -105,11 +105,14 @@ def session_members(sid):
     return pids
 
 
-def kill_at(args, cwd, delay, env=None):
-    """Starts `pipeline ARGS` in its own session, SIGKILLs it after `delay` seconds (if it still
-    runs), then kills what it left running. Returns (pid, exit code or None if killed)."""
+def kill_at(args, cwd, delay, env=None, after=None):
+    """Starts `pipeline ARGS` in its own session, SIGKILLs it after `delay` seconds (counted
+    from when `after()` first holds, when given) if it still runs, then kills what it left
+    running. Returns (pid, exit code or None if killed)."""
     proc = subprocess.Popen([BIN, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, env=env or ENV, start_new_session=True)
+    while after is not None and proc.poll() is None and not after():
+        time.sleep(0.0005)
     deadline = time.monotonic() + delay
     while time.monotonic() < deadline and proc.poll() is None:
         time.sleep(min(0.002, max(0.0, deadline - time.monotonic())))
@@ -157,9 +160,9 @@ def temp_files(tree: Path, store: Path):
         pid = entry.name.split("-", 1)[0]
         found.append((str(entry.relative_to(tree)), int(pid) if pid.isdigit() else None))
     for entry in store.iterdir() if inside and store.is_dir() else []:
-        if entry.name not in STORE_ENTRIES and not COMPACT.match(entry.name):
+        if entry.name not in STORE_ENTRIES and not COMPACT.match(entry.name) and not TEMP.match(entry.name):
             found.append((str(entry.relative_to(tree)), None))
-    return sorted(set(found))
+    return sorted(set(found), key=str)
 
 
 def check_files(tree: Path, allow_torn_tail: bool):
