@@ -305,7 +305,12 @@ public final class Engine {
         scheduler.ruleSetting = RuleSetting(storePath: workspace.storePath, job: session?.id, replayPolicy: replayPolicy, makeExecutor: makeExecutor)
         let scheduled = pl_monotonic_ns()
         let summary: RunSummary
-        summary = try scheduler.run(selected, options: options)
+        do {
+            summary = try scheduler.run(selected, options: options)
+        } catch {
+            _ = rebuilder.writer?.finish()  // it writes the job's session: done before the caller closes it
+            throw error
+        }
         for failure in rebuilder.writer?.finish() ?? [] {
             events.emit(.warning("a result could not be stored in the cache (it will run again next time): \(failure)"))
         }
