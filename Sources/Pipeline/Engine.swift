@@ -278,7 +278,12 @@ public final class Engine {
                      timings: (start: UInt64, planLoaded: UInt64, stateLoaded: UInt64)) throws -> BuildReport {
         let (start, planLoaded, stateLoaded) = timings
         let noopPath = state + "/noop"
-        if !options.dryRun { removeStaleTemporaries(selected: selected, graph: graph) }
+        if !options.dryRun {
+            removeStaleTemporaries(selected: selected, graph: graph)
+            // What a killed run left in the store: its temp blobs and half-saved state files.
+            store.removeStaleTemporaries()
+            Materializer.removeStaleTemporaries(in: state)
+        }
         let rebuilder = Rebuilder(root: workspace.root, store: store, statCache: statCache, records: records, registry: registry,
                                   callerEnvironment: environment)
         rebuilder.plan = Engine.planFingerprint(file, registry: registry)
@@ -294,13 +299,18 @@ public final class Engine {
         }
         // Progress checkpoints go through the job's open session.
         let recorder = session.map {
-            JobRecorder(next: events, session: $0, actor: actor) { graph.index(of: $0).map { graph.dependencies[$0].map { graph.steps[$0].name } } ?? [] }
+            JobRecorder(next: events, session: $0, actor: actor, writer: rebuilder.writer) { graph.index(of: $0).map { graph.dependencies[$0].map { graph.steps[$0].name } } ?? [] }
         }
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder ?? events)
         scheduler.ruleSetting = RuleSetting(storePath: workspace.storePath, job: session?.id, replayPolicy: replayPolicy, makeExecutor: makeExecutor)
         let scheduled = pl_monotonic_ns()
         let summary: RunSummary
-        summary = try scheduler.run(selected, options: options)
+        do {
+            summary = try scheduler.run(selected, options: options)
+        } catch {
+            _ = rebuilder.writer?.finish()  // it writes the job's session: done before the caller closes it
+            throw error
+        }
         // What the store could not take (a full disk): the outputs are in place, but neither
         // the cache nor the job's evidence holds them, so the run fails, naming the path.
         let storeFailures = rebuilder.writer?.finish() ?? []

@@ -81,10 +81,16 @@ public struct AdHocCapture {
         let rebuilder = Rebuilder(root: request.root, store: store, statCache: StatCache(path: nil), records: StepRecords(path: nil),
                                   callerEnvironment: environment)
         rebuilder.writer = try StoreWriter(sharing: store)
-        let recorder = JobRecorder(next: events, session: session, actor: actor)
+        let recorder = JobRecorder(next: events, session: session, actor: actor, writer: rebuilder.writer)
         let scheduler = Scheduler(graph: graph, rebuilder: rebuilder, executor: executor, events: recorder)
         scheduler.ruleSetting = RuleSetting(storePath: request.storePath, job: job.id)
-        let summary = try scheduler.run([0], options: RunOptions(jobs: 1, force: [request.name]))
+        let summary: RunSummary
+        do {
+            summary = try scheduler.run([0], options: RunOptions(jobs: 1, force: [request.name]))
+        } catch {
+            _ = rebuilder.writer?.finish()  // it writes the job's session: done before it is closed
+            throw error
+        }
         let failures = rebuilder.writer?.finish() ?? []
         if let failure = recorder.failure ?? failures.first { throw failure }
         guard let outcome = summary.outcomes.first else { throw PipelineError(.internalError, "the captured command left no outcome") }

@@ -105,6 +105,9 @@ public struct PackBuilder {
         entries.append(ZipEntry(path: PackManifest.fileName, source: .bytes(manifest.json.canonicalBytes)))
         let path = folder + "/pack_\(manifest.packID).zip"
         try FileSystem.makeDirectories(folder)
+        // A pack build killed mid-write left `.pack_<id>.zip.tmp-PID-N` here; the old pack (if
+        // any) is intact. Its process is gone: remove it.
+        Materializer.removeStaleTemporaries(in: folder, prefix: ".pack_")
         try ZipWriter.write(entries, to: path)
         return Output(path: path, manifest: manifest)
     }

@@ -15,7 +15,8 @@ public struct JobDoctor {
     /// What is wrong with a job (nothing: an empty list). With `repair`, fixes what can be
     /// fixed from the log: a torn last line is cut, a missing, damaged or stale snapshot is
     /// rebuilt, an abandoned running job is marked failed (queued: canceled), a job folder
-    /// with no event is removed. A crash leaves only findings of these kinds (a snapshot
+    /// with no event is removed, a temp file a killed writer left (`.state.json.tmp-PID-N`)
+    /// is removed (the next write to the job removes it too). A crash leaves only findings of these kinds (a snapshot
     /// behind its log is also what every read reconciles by itself).
     public func examine(_ id: JobID, repair: Bool) -> [Finding] {
         var findings: [Finding] = []
@@ -30,6 +31,13 @@ public struct JobDoctor {
             // A crash between creating the folder and the first event: a job that never was.
             let fixed = repair && (try? FileSystem.remove(folder)) != nil
             return [Finding(code: "empty_log", message: "events.jsonl is missing or empty: the job never started", repaired: fixed)]
+        }
+        // A writer killed between its temp file and the rename: the old file is intact.
+        for entry in (FileSystem.list(folder) ?? []).sorted(by: { $0.name < $1.name }) {
+            guard let pid = Materializer.temporaryOwner(entry.name), pid != getpid(), !Materializer.isRunning(pid) else { continue }
+            let fixed = repair && unlink(folder + "/" + entry.name) == 0
+            findings.append(Finding(code: "stale_temp", message: "\(entry.name) is a temp file left by process \(pid), which no longer runs",
+                                    repaired: fixed))
         }
         let whole = (bytes.lastIndex(of: 0x0A).map { $0 + 1 }) ?? 0
         if whole < bytes.count {

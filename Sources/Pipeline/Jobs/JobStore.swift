@@ -70,6 +70,7 @@ public final class JobStore {
                        payload: (JobSnapshot) throws -> JSON) throws -> JobSnapshot {
         let lock = try JobLock(path: folder(id) + "/lock")
         defer { withExtendedLifetime(lock) {} }
+        Materializer.removeStaleTemporaries(in: folder(id))  // a killed writer's snapshot
         let log = try readLog(id)
         var current = try readSnapshot(id) ?? JobSnapshot(id: id, createdAt: JobStore.timestamp())
         for event in log.events.dropFirst(current.revision) { try current.apply(event) }
@@ -344,6 +345,7 @@ public final class JobSession {
         self.store = store
         self.id = id
         lock = try JobLock(path: store.folder(id) + "/lock")
+        Materializer.removeStaleTemporaries(in: store.folder(id))  // a killed writer's snapshot
         let log = try store.readLog(id)
         var current = try store.readSnapshot(id) ?? JobSnapshot(id: id, createdAt: JobStore.timestamp())
         for event in log.events.dropFirst(current.revision) { try current.apply(event) }

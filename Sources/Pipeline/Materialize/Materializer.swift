@@ -70,6 +70,34 @@ public struct Materializer {
         return "\(directory)/.\(name).tmp-\(getpid())-\(pl_monotonic_ns() % 1_000_000_007)"
     }
 
+    /// The process that made a temp file named like `temporaryName` (`.NAME.tmp-PID-N`).
+    public static func temporaryOwner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), let range = name.ranges(of: ".tmp-").last, range.lowerBound > name.index(after: name.startIndex) else { return nil }
+        let parts = name[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }) else { return nil }
+        return pid_t(parts[0])
+    }
+
+    /// Whether a process with this id runs on this host (a zombie counts).
+    public static func isRunning(_ pid: pid_t) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+
+    /// Removes the temp files a killed process left in `folder` (names starting with
+    /// `prefix`): a SIGKILL between creating the temp file and its rename leaves one beside
+    /// the intact old file. Only those whose process is gone (and never this process's, which
+    /// another thread may be writing) are removed, so a writer that still runs is never
+    /// disturbed. Cheap: one listing. Returns how many it removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in folder: String, prefix: String = ".") -> Int {
+        var removed = 0
+        for entry in FileSystem.list(folder) ?? [] where entry.name.hasPrefix(prefix) {
+            guard let pid = temporaryOwner(entry.name), pid != getpid(), !isRunning(pid) else { continue }
+            if unlink(folder + "/" + entry.name) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// Writes an absolute path atomically (store files, reports). `durable: false` skips the
     /// flushes for state that is a cache, checksummed and rebuilt when lost: a crash then
     /// leaves the old file, the new one, or (after power loss) none, never a torn one in use.

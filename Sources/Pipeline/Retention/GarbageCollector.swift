@@ -99,10 +99,24 @@ public struct GarbageCollector {
             removed()
         }
         for entry in FileSystem.list(jobs.root) ?? [] where entry.name.hasPrefix(".gc-") { try? FileSystem.remove(jobs.root + "/" + entry.name) }
+        removeStaleTemporaries(store, jobs: jobs)
         report.status = "completed"
         report.finishedAt = Timestamp.format(pl_wall_ns())
         try write(report)
         return report
+    }
+
+    /// Temp files killed processes left anywhere in the store: a log compaction's new log
+    /// (only gc and `store check --repair` write one, both holding the store exclusively),
+    /// LocalStore's `tmp/`, and the atomic writes' `.NAME.tmp-PID-N` beside reports, pins,
+    /// workspace state and job files (of processes that no longer run).
+    private func removeStaleTemporaries(_ store: LocalStore, jobs: JobStore) {
+        for entry in FileSystem.list(storePath) ?? [] where entry.name.hasPrefix("store.log.compact-") { unlink(storePath + "/" + entry.name) }
+        store.removeStaleTemporaries()
+        var folders = [storePath, storePath + "/reports", storePath + "/pins", storePath + "/workspaces", jobs.root]
+        folders += (FileSystem.list(storePath + "/workspaces") ?? []).map { storePath + "/workspaces/" + $0.name }
+        folders += jobs.list().map(jobs.folder)
+        for folder in folders { Materializer.removeStaleTemporaries(in: folder) }
     }
 
     private func write(_ report: Report) throws {

@@ -78,6 +78,19 @@ public final class LocalStore: BlobStore, ActionCache {
         return "\(root)/tmp/\(getpid())-\(tempTag)\(tempCounter)"
     }
 
+    /// Removes what killed processes left in `tmp/` (named `PID-…` by `temporaryPath`):
+    /// files of processes that no longer run. Returns how many.
+    @discardableResult
+    public func removeStaleTemporaries() -> Int {
+        var removed = 0
+        for entry in FileSystem.list(root + "/tmp") ?? [] {
+            guard let pid = entry.name.split(separator: "-", maxSplits: 1).first.flatMap({ pid_t($0) }), pid != getpid(),
+                  !Materializer.isRunning(pid) else { continue }
+            if unlink(root + "/tmp/" + entry.name) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// The state folder of one workspace (its root path's digest names it).
     public static func workspaceStatePath(store: String, workspaceRoot: String) -> String {
         "\(store)/workspaces/\(SHA256.hash(workspaceRoot).hex.prefix(16))"

@@ -67,6 +67,13 @@ public final class StoreWriter: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` on the writer's thread once everything queued so far is written: what
+    /// names blobs (a job's run records and checkpoints) goes after the blobs, so a run
+    /// killed at any moment never leaves a job naming a blob the store lacks.
+    public func then(_ work: @escaping @Sendable () -> Void) {
+        queue.async(group: group, execute: work)
+    }
+
     /// Waits for every write queued so far (a rule about to read the store needs them).
     public func flush() { group.wait() }
 

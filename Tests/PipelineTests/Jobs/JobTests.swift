@@ -308,3 +308,46 @@ final class JobSessionTests: XCTestCase {
         XCTAssertEqual(try store.transition(job.id, to: .completed, actor: "a").revision, 3003, "the lock is free again")
     }
 }
+
+/// Crash consistency (issue 9): a job never names a blob the store does not hold yet. The
+/// chaos campaign found a run killed between a step's end and its store write leaving a job
+/// whose run record named missing blobs (`store check`: job_missing_blob; the job could not
+/// be packed).
+final class JobRecorderTests: XCTestCase {
+    func testTheRecordOfAStepWaitsForItsBlobsToBeStored() throws {
+        let ws = TestWorkspace()
+        let storeRoot = ws.path(".pipeline")
+        let store = try LocalStore(root: storeRoot)
+        let writer = try StoreWriter(sharing: store)
+        let jobs = JobStore(storeRoot: storeRoot)
+        let job = try jobs.create(targets: [], actor: "a")
+        try jobs.transition(job.id, to: .running, actor: "a")
+        let session = try jobs.session(job.id)
+        let recorder = JobRecorder(next: EventLog(), session: session, actor: "a", writer: writer)
+
+        // The writer is busy: the step's blob waits in its queue.
+        let gate = DispatchSemaphore(value: 0)
+        writer.then { gate.wait() }
+        let output = Array("the step's output\n".utf8)
+        let digest = SHA256.hash(output)
+        writer.save(blobs: [(output, digest)], result: nil, key: nil)
+        var outcome = StepOutcome(step: "make", status: .ran, durationNanos: 1, exitCode: 0)
+        outcome.logs = (digest, .empty)
+        outcome.record = ["step": "make", "blob": .string(digest.hex)]
+        recorder.emit(.stepFinished(outcome))
+
+        // A kill now would leave the store without the blob: the job must not name it yet.
+        let runs = jobs.folder(job.id) + "/" + JobStore.runsFile
+        XCTAssertFalse(store.contains(digest))
+        XCTAssertEqual((try? FileSystem.readFile(runs)) ?? [], [], "the run record was written before its blob")
+        XCTAssertEqual(try jobs.readLog(job.id).events.count, 2, "a checkpoint naming the blob was written before it")
+
+        gate.signal()
+        XCTAssertEqual(writer.finish().map(\.message), [])
+        XCTAssertNil(recorder.failure)
+        session.close()
+        XCTAssertTrue(store.contains(digest))
+        XCTAssertEqual(try FileSystem.readText(runs), #"{"blob":"\#(digest.hex)","step":"make"}"# + "\n")
+        XCTAssertEqual(try jobs.load(job.id).checkpoints.last?.stdout, digest)
+    }
+}
