@@ -48,7 +48,9 @@ let package = Package(
 if getenv("PIPELINE_FUZZ") != nil {
     for name in ["pipelinefile", "json", "pack", "depfile"] {
         let target = "fuzz-\(name)"
-        package.targets.append(.executableTarget(name: target, dependencies: ["Pipeline"], path: "Fuzz/\(target)"))
+        // The Pipelinefile parser checks `use:` and `with:` against the built-in rules.
+        let dependencies: [Target.Dependency] = name == "pipelinefile" ? ["Pipeline", "Rules"] : ["Pipeline"]
+        package.targets.append(.executableTarget(name: target, dependencies: dependencies, path: "Fuzz/\(target)"))
         package.products.append(.executable(name: target, targets: [target]))
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import Pipeline
+import Rules
 
 // SwiftPM links an executable's top-level code as `main`, so libFuzzer's own main (which
 // still needs LLVMFuzzerTestOneInput to link) is not the one run: the driver starts here.
@@ -17,7 +18,7 @@ exit(runFuzzer(&argumentCount, &argumentValues, fuzzPipelinefile))
 public func fuzzPipelinefile(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: size > 0 ? data : nil, count: size))
     do {
-        let (file, graph) = try PipelinefileParser().parseWithGraph(bytes: bytes, displayPath: "Pipelinefile.yaml")
+        let (file, graph) = try PipelinefileParser(registry: CLIRules.registry).parseWithGraph(bytes: bytes, displayPath: "Pipelinefile.yaml")
         _ = (file.steps.count, graph.names.count)
     } catch let error as PipelineError {
         _ = error.description
@@ -25,4 +26,9 @@ public func fuzzPipelinefile(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
         fatalError("not a PipelineError: \(error)")
     }
     return 0
+}
+
+/// The CLI's rules, so `use:` and `with:` are read as `pipeline run` reads them.
+enum CLIRules {
+    static let registry = BuiltinRules.registry
 }
