@@ -1,5 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 let package = Package(
     name: "pipeline",
@@ -36,3 +41,16 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Fuzz/, run by scripts/fuzz): declared only when PIPELINE_FUZZ=1, so normal
+// and test builds never see them. scripts/fuzz builds them with -sanitize=fuzzer,address into
+// .build-fuzz.
+if getenv("PIPELINE_FUZZ") != nil {
+    for name in ["pipelinefile", "json", "pack", "depfile"] {
+        let target = "fuzz-\(name)"
+        // The Pipelinefile parser checks `use:` and `with:` against the built-in rules.
+        let dependencies: [Target.Dependency] = name == "pipelinefile" ? ["Pipeline", "Rules"] : ["Pipeline"]
+        package.targets.append(.executableTarget(name: target, dependencies: dependencies, path: "Fuzz/\(target)"))
+        package.products.append(.executable(name: target, targets: [target]))
+    }
+}

@@ -22,6 +22,18 @@ final class ErrorPathTests: XCTestCase {
         XCTAssertEqual(result.stdout, "")
     }
 
+    /// Found by fuzzing: 64,000 nested `[` took libyaml 30 s and then overflowed the stack
+    /// (SIGSEGV). Now refused at once, where the nesting passes 128 levels.
+    func testDeeplyNestedYAMLIsRefusedQuicklyWithItsLocation() throws {
+        let f = try Fixture(self)
+        let depth = 64_000
+        f.pipelinefile("pipeline: 1\nsteps:\n  s:\n    use: capture\n    with: " + String(repeating: "[", count: depth)
+            + String(repeating: "]", count: depth) + "\n")
+        let result = f.run(["graph"])
+        assertExit(result, 6)
+        assertContains(result.stderr, "Pipelinefile.yaml:5:136: nesting deeper than 128 levels")
+    }
+
     func testUnknownTargetSuggestsTheNearestStep() throws {
         let f = try Fixture(self)
         f.pipelinefile("""

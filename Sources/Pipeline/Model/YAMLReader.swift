@@ -1,7 +1,16 @@
 import CYAML
 
 /// Builds `YAMLNode` trees from libyaml's event stream (faster than its document API).
+///
+/// Hostile input is bounded: nesting deeper than `maxDepth` is refused as soon as it is read
+/// (libyaml's scanner is quadratic in the nesting of flow collections, and everything that
+/// walks the tree recurses), and so is a document whose aliases expand to more than
+/// `maxExpandedNodes` nodes (a "billion laughs": aliases share their nodes here, but whatever
+/// walks the tree, such as `with:` → JSON, would visit every copy).
 public enum YAMLReader {
+    public static let maxDepth = 128
+    public static let maxExpandedNodes = 1_000_000
+
     public static func read(_ bytes: [UInt8], file: String) throws -> YAMLNode? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
@@ -51,6 +60,8 @@ public enum YAMLReader {
         let isMapping: Bool
         let start: SourceLocation
         let anchor: String?
+        /// Nodes this collection stands for, aliases expanded: itself and its children's.
+        var expandedNodes = 1
         var items: [YAMLNode] = []
         var pairs: [(key: YAMLNode, value: YAMLNode)] = []
         var pendingKey: YAMLNode?
@@ -65,7 +76,7 @@ public enum YAMLReader {
     private struct Builder {
         let file: String
         var stack: [OpenCollection] = []
-        var anchors: [String: YAMLNode] = [:]
+        var anchors: [String: (node: YAMLNode, expandedNodes: Int)] = [:]
         var root: YAMLNode?
         var documents = 0
 
@@ -89,32 +100,39 @@ public enum YAMLReader {
                 let data = event.data.scalar
                 let text = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
                 let node = YAMLNode.scalar(text, plain: data.style == YAML_PLAIN_SCALAR_STYLE, loc)
-                if let anchor = Builder.string(data.anchor) { anchors[anchor] = node }
-                try add(node, at: loc)
+                if let anchor = Builder.string(data.anchor) { anchors[anchor] = (node, 1) }
+                try add(node, expandedNodes: 1, at: loc)
             case YAML_ALIAS_EVENT:
                 let name = Builder.string(event.data.alias.anchor) ?? ""
-                guard let node = anchors[name] else {
+                guard let (node, expandedNodes) = anchors[name] else {
                     throw PipelineError(.invalidInput, "unknown alias *\(name)", location: loc)
                 }
-                try add(node, at: loc)
-            case YAML_SEQUENCE_START_EVENT:
-                stack.append(OpenCollection(isMapping: false, start: loc, anchor: Builder.string(event.data.sequence_start.anchor)))
-            case YAML_MAPPING_START_EVENT:
-                stack.append(OpenCollection(isMapping: true, start: loc, anchor: Builder.string(event.data.mapping_start.anchor)))
+                try add(node, expandedNodes: expandedNodes, at: loc)
+            case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                guard stack.count < YAMLReader.maxDepth else {
+                    throw PipelineError(.invalidInput, "nesting deeper than \(YAMLReader.maxDepth) levels", location: loc)
+                }
+                let isMapping = event.type == YAML_MAPPING_START_EVENT
+                let anchor = isMapping ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
+                stack.append(OpenCollection(isMapping: isMapping, start: loc, anchor: Builder.string(anchor)))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 guard let open = stack.popLast() else { return }
                 let node: YAMLNode = open.isMapping ? .mapping(open.pairs, open.start) : .sequence(open.items, open.start)
-                if let anchor = open.anchor { anchors[anchor] = node }
-                try add(node, at: open.start)
+                if let anchor = open.anchor { anchors[anchor] = (node, open.expandedNodes) }
+                try add(node, expandedNodes: open.expandedNodes, at: open.start)
             default:
                 break
             }
         }
 
-        mutating func add(_ node: YAMLNode, at loc: SourceLocation) throws {
+        mutating func add(_ node: YAMLNode, expandedNodes: Int, at loc: SourceLocation) throws {
             guard let top = stack.last else {
                 root = node
                 return
+            }
+            top.expandedNodes += expandedNodes
+            guard top.expandedNodes <= YAMLReader.maxExpandedNodes else {
+                throw PipelineError(.invalidInput, "the aliases expand to more than \(YAMLReader.maxExpandedNodes) nodes", location: loc)
             }
             if !top.isMapping {
                 top.items.append(node)

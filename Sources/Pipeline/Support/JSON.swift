@@ -283,6 +283,8 @@ struct JSONParser {
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let i = Int64(text) { return .int(i) }
         guard let d = Double(text) else { throw failure("bad number") }
+        // 1e400 reads as infinity, which has no JSON form (it would encode as null).
+        guard d.isFinite else { index = start; throw failure("number out of range") }
         return .double(d)
     }
 

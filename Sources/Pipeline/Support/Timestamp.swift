@@ -21,7 +21,8 @@ public enum Timestamp {
         return text + "Z"
     }
 
-    /// RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nanoseconds since the epoch.
+    /// RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nanoseconds since the epoch;
+    /// nil for text that is not one, or a time Int64 nanoseconds cannot hold.
     public static func parse(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         func number(_ from: Int, _ count: Int) -> Int64? {
@@ -65,7 +66,12 @@ public enum Timestamp {
         }
         guard i == b.count else { return nil }
         let days = daysFromCivil(year, month, day)
-        return ((days * 86_400 + hour * 3600 + minute * 60 + second) - offset) * 1_000_000_000 + nanos
+        // Int64 nanoseconds reach 1677-09-21 … 2262-04-11: a year outside is not a time here.
+        let seconds = (days * 86_400 + hour * 3600 + minute * 60 + second) - offset
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        let (total, overflowAgain) = scaled.addingReportingOverflow(nanos)
+        return overflowAgain ? nil : total
     }
 
     /// RFC 3339, or whole seconds since the epoch (what `date +%s` prints).

@@ -18,6 +18,16 @@ final class EvidenceUnitTests: XCTestCase {
         }
     }
 
+    /// Found by Fuzz/fuzz-pack: a run record in a pack with `started_at` in the year 1013 made
+    /// the nanosecond arithmetic overflow and trap (pack verify crashed instead of reporting).
+    func testTimestampsBeyondInt64NanosecondsAreNotTimes() {
+        for far in ["9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "1677-09-21T00:00:00Z", "0000-01-01T00:00:00Z"] {
+            XCTAssertNil(Timestamp.parse(far), far)
+        }
+        XCTAssertEqual(Timestamp.parse("2262-04-11T23:47:16.854775807Z"), Int64.max)
+        XCTAssertEqual(Timestamp.parse("1677-09-21T00:12:44Z"), -9_223_372_036_000_000_000)
+    }
+
     func testRedactorMasksEveryOccurrenceLongestFirst() {
         let redactor = Redactor(values: ["abc", "abcdef", ""])
         XCTAssertEqual(redactor.redact("x abcdef y abc z abcabc"), "x *** y *** z ******")

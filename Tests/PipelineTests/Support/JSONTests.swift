@@ -31,4 +31,16 @@ final class JSONTests: XCTestCase {
         let deep = String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)
         XCTAssertThrowsError(try JSON.parse(deep))
     }
+
+    /// Found by Fuzz/fuzz-json: a number beyond Double's range read as infinity, which encodes
+    /// as `null`, so the canonical round trip changed the value.
+    func testParseRejectsNumbersOutOfRange() {
+        for bad in ["2.1e555555555520", "-1e400", "[1e309]", "{\"a\":1E+999}"] {
+            XCTAssertThrowsError(try JSON.parse(bad), bad) { error in
+                XCTAssertTrue("\(error)".contains("number out of range"), "\(error)")
+            }
+        }
+        XCTAssertEqual(try JSON.parse("1.7976931348623157e308"), .double(1.7976931348623157e308))
+        XCTAssertEqual(try JSON.parse("1e-400"), .double(0))
+    }
 }

@@ -1,0 +1,3 @@
+build/x.o: src/x.c \
+  include/a.h \
+	include/b.h

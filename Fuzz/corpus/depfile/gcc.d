@@ -1,0 +1,1 @@
+build/x.o: src/x.c include/x.h
