@@ -510,6 +510,11 @@ def main() -> int:
     pipeline_version = version_of([pipeline]) if pipeline else None
     if not pipeline:
         log(f"pipeline binary not found at {pbin}: measuring the peers only")
+    elif "libswiftCore" in subprocess.run(["ldd", pipeline], capture_output=True, text=True).stdout:
+        # A dynamic Swift runtime costs 10-15 ms of start-up (symbol binding, conformance
+        # scans); users get the static build scripts/install makes, so that is what counts.
+        log("warning: the pipeline binary links the Swift runtime dynamically; build it as scripts/install does: "
+            "swift build -c release --product pipeline --static-swift-stdlib")
 
     ninja = find_tool("ninja")
     make = find_tool("make")
