@@ -46,10 +46,11 @@ let package = Package(
 // and test builds never see them. scripts/fuzz builds them with -sanitize=fuzzer,address into
 // .build-fuzz.
 if getenv("PIPELINE_FUZZ") != nil {
+    package.targets.append(.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"))
     for name in ["pipelinefile", "json", "pack", "depfile"] {
         let target = "fuzz-\(name)"
         // The Pipelinefile parser checks `use:` and `with:` against the built-in rules.
-        let dependencies: [Target.Dependency] = name == "pipelinefile" ? ["Pipeline", "Rules"] : ["Pipeline"]
+        let dependencies: [Target.Dependency] = name == "pipelinefile" ? ["FuzzDriver", "Pipeline", "Rules"] : ["FuzzDriver", "Pipeline"]
         package.targets.append(.executableTarget(name: target, dependencies: dependencies, path: "Fuzz/\(target)"))
         package.products.append(.executable(name: target, targets: [target]))
     }

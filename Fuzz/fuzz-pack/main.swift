@@ -1,15 +1,8 @@
+import FuzzDriver
 import Glibc
 import Pipeline
 
-// SwiftPM links an executable's top-level code as `main`, so libFuzzer's own main (which
-// still needs LLVMFuzzerTestOneInput to link) is not the one run: the driver starts here.
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzer(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-               _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
-var argumentCount = CommandLine.argc
-var argumentValues = CommandLine.unsafeArgv
-exit(runFuzzer(&argumentCount, &argumentValues, fuzzPack))
+runLibFuzzer(fuzzPack)
 
 /// libFuzzer target: `PackVerifier.verify` (libarchive's zip reader, the manifest's JSON and
 /// schema, entry checks, payload checks, signatures) on any bytes as a pack file. The input

@@ -1,16 +1,9 @@
+import FuzzDriver
 import Glibc
 import Pipeline
 import Rules
 
-// SwiftPM links an executable's top-level code as `main`, so libFuzzer's own main (which
-// still needs LLVMFuzzerTestOneInput to link) is not the one run: the driver starts here.
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzer(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-               _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
-var argumentCount = CommandLine.argc
-var argumentValues = CommandLine.unsafeArgv
-exit(runFuzzer(&argumentCount, &argumentValues, fuzzPipelinefile))
+runLibFuzzer(fuzzPipelinefile)
 
 /// libFuzzer target: the Pipelinefile parser (libyaml events → YAMLNode → steps → graph) on
 /// any bytes. It either returns a validated file and graph or throws a `PipelineError`.
